@@ -1,0 +1,2 @@
+"""Config sections owned by the flows package."""
+SCHEMA: dict = {}

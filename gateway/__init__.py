@@ -1,0 +1,139 @@
+"""Dalil gateway: the Flask app factory.
+
+``create_app(config)`` takes a path to a TOML file or a mapping of the same shape (see config.example.toml),
+checks it, brings the database schema up to date, and registers one blueprint per channel plus the staff pages.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from gateway import config as config_module
+from gateway import keys, logs, store
+
+log = logging.getLogger(__name__)
+
+# "module:attribute" of every blueprint; a module that does not exist yet is skipped, so packages can land apart.
+BLUEPRINTS = (
+    "gateway.health:bp",
+    "gateway.channels.africastalking:bp",
+    "gateway.channels.generic_ussd:bp",
+    "gateway.channels.twilio:bp",
+    "gateway.channels.smssync:bp",
+    "referrals.api:bp",
+    "gateway.console:bp",
+)
+
+MAX_REQUEST_BYTES = 256 * 1024  # a webhook is a few hundred bytes; a directory import can be larger
+
+
+@dataclass
+class Dalil:
+    """What the running gateway knows: its config and where its state lives."""
+    config: dict[str, dict[str, Any]]
+    services: dict[str, Any] = field(default_factory=dict)  # long-lived helpers (sessions, scheduler, ...)
+
+    @property
+    def db_path(self) -> str:
+        return self.config["gateway"]["database"]
+
+    @property
+    def keys_dir(self) -> str:
+        return self.config["gateway"]["keys_dir"]
+
+    def db(self):
+        return store.connect(self.db_path)
+
+    def secret(self, name: str) -> bytes:
+        return keys.secret(self.keys_dir, name)
+
+
+def dalil() -> Dalil:
+    return current_app.extensions["dalil"]
+
+
+def initialize(cfg: dict) -> Dalil:
+    """Create the database, its schema and the secrets if they are missing (idempotent)."""
+    gw = cfg["gateway"]
+    if gw["database"] != ":memory:":
+        Path(gw["database"]).parent.mkdir(parents=True, exist_ok=True)
+    Path(gw["keys_dir"]).mkdir(parents=True, exist_ok=True)
+    ctx = Dalil(cfg)
+    store.migrate(ctx.db())
+    keys.signing_key(ctx.keys_dir)
+    ctx.secret("contacts")
+    return ctx
+
+
+def create_app(config=None) -> Flask:
+    cfg = config_module.load(config)
+    logs.setup(cfg["gateway"]["log_level"], cfg["gateway"]["log_file"])
+    ctx = initialize(cfg)
+    app = Flask(__name__)
+    app.extensions["dalil"] = ctx
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    app.config["SECRET_KEY"] = cfg["gateway"]["secret_key"] or ctx.secret("flask-session").hex()
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.json.ensure_ascii = False
+    _register_blueprints(app)
+    _register_error_handlers(app)
+    for name in ("flows.runtime", "referrals.runtime", "messages.runtime"):
+        _call_if_present(name, "init_app", app)
+    return app
+
+
+def _call_if_present(module: str, function: str, *args):
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if e.name != module:
+            raise
+        return None
+    return getattr(mod, function)(*args)
+
+
+def _register_blueprints(app: Flask) -> None:
+    for spec in BLUEPRINTS:
+        module, attr = spec.split(":")
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name != module:
+                raise
+            continue
+        app.register_blueprint(getattr(mod, attr))
+
+
+def _wants_json() -> bool:
+    return request.path.startswith(("/hooks/", "/api/", "/healthz")) or request.accept_mimetypes.best == "application/json"
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(e: HTTPException):
+        reason = e.description or e.name
+        if _wants_json():
+            return jsonify(error=e.name, reason=reason), e.code
+        return f"{e.code} {e.name}: {reason}\n", e.code, {"Content-Type": "text/plain; charset=utf-8"}
+
+    @app.errorhandler(sqlite3.OperationalError)
+    def storage_unavailable(e):
+        # disk full, read-only or locked database: the transaction rolled back; the provider will retry
+        log.error("storage unavailable: %s", e)
+        return jsonify(error="Service Unavailable", reason="storage unavailable, try again"), 503
+
+    @app.errorhandler(Exception)
+    def unexpected(e: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return jsonify(error="Internal Server Error", reason="unexpected error; it has been logged"), 500
+
+
+__all__ = ["create_app", "dalil", "Dalil", "initialize"]

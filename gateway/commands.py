@@ -1,0 +1,62 @@
+"""Gateway subcommands: init, serve, demo."""
+from __future__ import annotations
+
+import logging
+
+import click
+
+log = logging.getLogger(__name__)
+
+
+def serve_app(app, host: str, port: int, threads: int) -> None:
+    """Serve with waitress (a production WSGI server that runs anywhere Python does, Windows offices included)."""
+    import waitress
+    from gateway import runtime
+    runtime.start_background(app)
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads, ident="dalil")
+    finally:
+        runtime.stop_background(app)
+
+
+def register(main: click.Group) -> None:
+    @main.command()
+    @click.option("--demo", is_flag=True, help="also load the sample directory (Kairouan, Medenine, Tataouine)")
+    @click.pass_obj
+    def init(obj, demo):
+        """Create the database, apply migrations and create the gateway's keys."""
+        from gateway import initialize
+        cfg = obj.config()
+        ctx = initialize(cfg)
+        if demo or cfg["gateway"]["demo"]:
+            from flows import directory
+            n = directory.load_demo(ctx.db())
+            click.echo(f"loaded {n} sample services (SAMPLE DATA, not real offers)")
+        click.echo(f"database ready: {cfg['gateway']['database']}")
+
+    @main.command()
+    @click.option("--host", default=None)
+    @click.option("--port", type=int, default=None)
+    @click.pass_obj
+    def serve(obj, host, port):
+        """Run the gateway (webhooks, dispatcher, scheduler, staff console)."""
+        app = obj.app()
+        gw = app.extensions["dalil"].config["gateway"]
+        host, port = host or gw["host"], port or gw["port"]
+        click.echo(f"Dalil listening on http://{host}:{port}")
+        serve_app(app, host, port, gw["threads"])
+
+    @main.command()
+    @click.option("--port", type=int, default=None)
+    @click.pass_obj
+    def demo(obj, port):
+        """Create the database with the sample directory if needed, then serve it."""
+        from flows import directory
+        app = obj.app()
+        ctx = app.extensions["dalil"]
+        if directory.count_services(ctx.db()) == 0:
+            directory.load_demo(ctx.db())
+        gw = ctx.config["gateway"]
+        port = port or gw["port"]
+        click.echo(f"Dalil demo on http://{gw['host']}:{port}  (sample data)  try: dalil simulate")
+        serve_app(app, gw["host"], port, gw["threads"])

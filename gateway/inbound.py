@@ -1,0 +1,71 @@
+"""One path for every inbound SMS, whatever channel carried it.
+
+Providers re-send (Africa's Talking for up to 12 hours until it gets a 200), so each message is recorded by a
+hash of its provider id in the same transaction that queues its reply: a re-send finds the hash and does
+nothing, a crash before commit leaves neither, and the provider's next try is processed afresh.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from gateway import outbox
+from gateway.store import transaction
+
+# Packages that answer keywords (JOIN, STOP, HELP, erasure ...) before the menu conversation sees the text.
+KEYWORD_MODULES = ("messages.keywords", "referrals.keywords")
+
+
+@dataclass(frozen=True)
+class InboundSMS:
+    channel: str
+    phone: str  # E.164
+    text: str
+    provider_id: str
+
+
+Handler = Callable[["object", "object", InboundSMS], "list[str] | None"]
+
+
+def _handlers() -> list[Handler]:
+    found = []
+    for name in KEYWORD_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name:
+                raise
+            continue
+        found.append(module.handle)
+    return found
+
+
+def dedupe_key(channel: str, provider_id: str) -> str:
+    return hashlib.sha256(f"{channel}:{provider_id}".encode()).hexdigest()
+
+
+def receive_sms(ctx, sms: InboundSMS) -> bool:
+    """Handle one inbound SMS exactly once; returns False when it was a re-send already handled."""
+    from flows import sms as conversation
+
+    db = ctx.db()
+    key = dedupe_key(sms.channel, sms.provider_id)
+    with transaction(db):
+        cur = db.execute("INSERT INTO inbound_seen (dedupe_key, seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                         [key, time.time()])
+        if not cur.rowcount:
+            return False
+        replies = None
+        for handler in _handlers():
+            replies = handler(ctx, db, sms)
+            if replies is not None:
+                break
+        if replies is None:
+            replies = conversation.handle(ctx, db, sms.phone, sms.text)
+        for i, body in enumerate(replies):
+            outbox.enqueue(db, sms.phone, body, kind="reply", idempotency_key=f"reply:{key}:{i}",
+                           sensitive=True, max_age_hours=ctx.config["dispatcher"]["max_age_hours"])
+    return True

@@ -1,0 +1,39 @@
+"""Logging that cannot leak a phone number.
+
+Code must not log numbers in the first place; this filter is the belt to that braces. It masks any run of
+eight or more digits (optionally with +, spaces, dots or dashes between them) in the message, its arguments
+and any formatted traceback, because a Tunisian number is 8 digits and +216 prefixes it.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import sys
+
+PHONE_LIKE = re.compile(r"\+?\d(?:[\s.\-]?\d){7,}")
+
+
+def redact(text: str) -> str:
+    return PHONE_LIKE.sub("[number]", text)
+
+
+class RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def setup(level: str = "INFO", log_file: str = "") -> None:
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_dalil", False):
+            root.removeHandler(handler)
+            handler.close()
+    formatter = RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handlers = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+    for handler in handlers:
+        handler._dalil = True
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+    root.setLevel(level)

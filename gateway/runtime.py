@@ -1,0 +1,29 @@
+"""Background work that runs inside `dalil serve`: each package's start/stop hooks, if the package has them."""
+from __future__ import annotations
+
+import importlib
+
+RUNTIME_MODULES = ("gateway.dispatcher", "messages.runtime", "referrals.runtime")
+
+
+def _hooks(name: str):
+    for module_name in RUNTIME_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as e:
+            if e.name != module_name:
+                raise
+            continue
+        hook = getattr(module, name, None)
+        if hook:
+            yield hook
+
+
+def start_background(app) -> None:
+    for hook in _hooks("start_background"):
+        hook(app)
+
+
+def stop_background(app) -> None:
+    for hook in _hooks("stop_background"):
+        hook(app)

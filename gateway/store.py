@@ -1,0 +1,146 @@
+"""The one SQLite file: connections, pragmas, and versioned migrations collected from every package.
+
+Each package keeps its SQL in its own store module, which lists ``MIGRATIONS`` (SQL scripts, applied in order,
+never edited once released: add a new one instead). The version reached by each package is kept in
+``schema_versions``.
+"""
+from __future__ import annotations
+
+import importlib
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+
+import sqlite_utils
+
+MIGRATION_MODULES = ("gateway.store", "flows.store", "messages.store", "referrals.store")
+
+MIGRATIONS = [
+    # contacts are keyed by a keyed hash of the number, never the number: the referral privacy test scans the
+    # whole file for the caller's number, and a caller who asks for help has used the information line first.
+    # No timestamps either: a last-seen time could be matched to a referral's time.
+    """
+    CREATE TABLE contacts (
+        contact_key TEXT PRIMARY KEY,
+        language TEXT,
+        governorate TEXT
+    );
+    CREATE TABLE inbound_seen (
+        dedupe_key TEXT PRIMARY KEY,
+        seen_at REAL NOT NULL
+    );
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        idempotency_key TEXT UNIQUE,
+        to_number TEXT,
+        body TEXT,
+        kind TEXT NOT NULL,
+        priority INTEGER NOT NULL DEFAULT 5,
+        state TEXT NOT NULL DEFAULT 'queued',
+        channel TEXT,
+        encoding TEXT,
+        segments INTEGER,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        not_before REAL NOT NULL DEFAULT 0,
+        expires_at REAL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        provider_id TEXT,
+        error TEXT,
+        sensitive INTEGER NOT NULL DEFAULT 0,
+        campaign_id INTEGER,
+        subscriber_id INTEGER
+    );
+    CREATE INDEX outbox_ready ON outbox(state, priority, not_before);
+    CREATE INDEX outbox_provider ON outbox(provider_id);
+    CREATE TABLE channel_health (
+        channel TEXT PRIMARY KEY,
+        last_success REAL,
+        last_error REAL,
+        last_error_text TEXT
+    );
+    """,
+]
+
+_local = threading.local()
+
+
+def connect(path: str) -> sqlite_utils.Database:
+    """A connection for this thread (SQLite connections are not shared between threads)."""
+    cache = getattr(_local, "dbs", None)
+    if cache is None:
+        cache = _local.dbs = {}
+    db = cache.get(path)
+    if db is None:
+        conn = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        # Redacted or deleted rows are overwritten with zeros, not left in free pages for anyone to read.
+        conn.execute("PRAGMA secure_delete=ON")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=10000")
+        db = cache[path] = sqlite_utils.Database(conn)
+    return db
+
+
+def close_thread_connections() -> None:
+    for db in getattr(_local, "dbs", {}).values():
+        db.conn.close()
+    _local.dbs = {}
+
+
+@contextmanager
+def transaction(db: sqlite_utils.Database, immediate: bool = True):
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception: nothing is half-written."""
+    conn = db.conn
+    if conn.in_transaction:  # nested use joins the outer transaction
+        yield db
+        return
+    conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    try:
+        yield db
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def migrate(db: sqlite_utils.Database) -> dict[str, int]:
+    """Apply every package's pending migrations; returns the version each package is at."""
+    db.execute("CREATE TABLE IF NOT EXISTS schema_versions (package TEXT PRIMARY KEY, version INTEGER NOT NULL)")
+    reached = {}
+    for name in MIGRATION_MODULES:
+        steps = importlib.import_module(name).MIGRATIONS
+        package = name.split(".")[0]
+        row = db.execute("SELECT version FROM schema_versions WHERE package = ?", [package]).fetchone()
+        current = row[0] if row else 0
+        for version, script in enumerate(steps[current:], start=current + 1):
+            with transaction(db):
+                for statement in _statements(script):
+                    db.execute(statement)
+                db.execute("INSERT INTO schema_versions VALUES (?, ?) "
+                           "ON CONFLICT(package) DO UPDATE SET version = excluded.version", [package, version])
+        reached[package] = len(steps)
+    return reached
+
+
+def _statements(script: str):
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                yield buf
+            buf = ""
+    if buf.strip():
+        yield buf
+
+
+def scrub_wal(db: sqlite_utils.Database) -> None:
+    """After redacting, fold the WAL into the file and truncate it, so old page images do not linger there."""
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def now() -> float:
+    return time.time()

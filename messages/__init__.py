@@ -1,0 +1,1 @@
+"""Catalogs (ar, fr, en), GSM-7/UCS-2 segments, subscribers and campaigns."""

@@ -1,0 +1,74 @@
+"""Everything a person reads, in ar, fr and en, from the babel catalogs under messages/locale.
+
+Catalogs are split by domain (one .po per package area: flows, delivery, referrals, campaigns, console) so that
+each area's texts live together; msgids are symbolic keys ("menu.main.title"), so `flows check` can ask whether
+a key exists in every language. The .po files are read directly with babel at start: no compile step to forget.
+"""
+from __future__ import annotations
+
+import functools
+from datetime import date, datetime
+from pathlib import Path
+
+from babel import Locale
+from babel.dates import format_date, format_datetime
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+
+LANGUAGES = ("ar", "fr", "en")
+LOCALE_DIR = Path(__file__).parent / "locale"
+# Tunisian Arabic and French locales write digits as 0-9, which is what a caller types on the keypad.
+BABEL_LOCALES = {"ar": "ar_TN", "fr": "fr_TN", "en": "en"}
+
+
+class MissingText(KeyError):
+    pass
+
+
+@functools.cache
+def catalogs() -> dict[str, dict[str, str]]:
+    out = {}
+    for lang in LANGUAGES:
+        texts = {}
+        for po in sorted((LOCALE_DIR / lang / "LC_MESSAGES").glob("*.po")):
+            with po.open("rb") as f:
+                for message in read_po(f, locale=lang):
+                    if message.id and message.string:
+                        texts[message.id] = message.string
+        out[lang] = texts
+    return out
+
+
+def reload() -> None:
+    catalogs.cache_clear()
+
+
+def has(key: str, lang: str) -> bool:
+    return key in catalogs()[lang]
+
+
+def missing_languages(key: str) -> list[str]:
+    return [lang for lang in LANGUAGES if key not in catalogs()[lang]]
+
+
+def t(lang: str, key: str, **values) -> str:
+    """The text for key in lang, with {placeholders} filled; raises MissingText rather than show a raw key."""
+    try:
+        text = catalogs()[lang][key]
+    except KeyError:
+        raise MissingText(f"no '{key}' in the {lang} catalog") from None
+    return text.format(**values) if values else text
+
+
+def number(value, lang: str) -> str:
+    return format_decimal(value, locale=BABEL_LOCALES[lang])
+
+
+def when(value: date | datetime, lang: str, fmt: str = "medium") -> str:
+    if isinstance(value, datetime):
+        return format_datetime(value, fmt, locale=BABEL_LOCALES[lang])
+    return format_date(value, fmt, locale=BABEL_LOCALES[lang])
+
+
+def is_rtl(lang: str) -> bool:
+    return Locale.parse(BABEL_LOCALES[lang]).text_direction == "rtl"

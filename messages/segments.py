@@ -1,0 +1,71 @@
+"""GSM 03.38 encoding detection and SMS segment counting.
+
+A message is GSM-7 when every character is in the default alphabet or its extension table (the extension
+characters cost two septets: an escape and the character). Anything else makes the whole message UCS-2, counted
+in UTF-16 code units. Concatenated messages lose room to the UDH: 153 septets or 67 units a part, and a
+two-unit character (an escape pair, a surrogate pair) is never split across parts, as handsets do.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GSM7_BASIC = (
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENSION = "^{}\\[~]|€\f"
+
+_BASIC = frozenset(GSM7_BASIC) - {"\x1b"}
+_EXT = frozenset(GSM7_EXTENSION)
+
+SINGLE = {"GSM-7": 160, "UCS-2": 70}
+PART = {"GSM-7": 153, "UCS-2": 67}
+
+
+@dataclass(frozen=True)
+class Segments:
+    encoding: str
+    characters: int
+    segments: int
+
+    def as_dict(self) -> dict:
+        return {"encoding": self.encoding, "characters": self.characters, "segments": self.segments}
+
+
+def is_gsm7(text: str) -> bool:
+    return all(c in _BASIC or c in _EXT for c in text)
+
+
+def non_gsm7_characters(text: str) -> list[str]:
+    """The characters that force UCS-2, in order of first appearance (for warnings to campaign staff)."""
+    seen = []
+    for c in text:
+        if c not in _BASIC and c not in _EXT and c not in seen:
+            seen.append(c)
+    return seen
+
+
+def _unit_widths(text: str, encoding: str):
+    if encoding == "GSM-7":
+        return (2 if c in _EXT else 1 for c in text)
+    return (2 if ord(c) > 0xFFFF else 1 for c in text)
+
+
+def count(text: str) -> Segments:
+    encoding = "GSM-7" if is_gsm7(text) else "UCS-2"
+    widths = list(_unit_widths(text, encoding))
+    total = sum(widths)
+    if total <= SINGLE[encoding]:
+        return Segments(encoding, total, 1 if text else 0)
+    parts, used = 1, 0
+    for w in widths:
+        if used + w > PART[encoding]:
+            parts, used = parts + 1, 0
+        used += w
+    return Segments(encoding, total, parts)
+
+
+def screen_length(text: str) -> tuple[str, int]:
+    """(encoding, length in that encoding's units): how much of a USSD screen the text takes."""
+    encoding = "GSM-7" if is_gsm7(text) else "UCS-2"
+    return encoding, sum(_unit_widths(text, encoding))

@@ -1,0 +1,3 @@
+"""SQL of the messages package: subscribers, consent log, campaigns."""
+
+MIGRATIONS: list[str] = []

@@ -1,0 +1,1 @@
+"""referrals package."""

@@ -1,0 +1,2 @@
+"""Config sections owned by the referrals package."""
+SCHEMA: dict = {}

@@ -1,0 +1,3 @@
+"""SQL of the referrals package."""
+
+MIGRATIONS: list[str] = []

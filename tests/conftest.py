@@ -1,0 +1,99 @@
+"""Shared fixtures: a real SQLite file in a temp folder, the real app, and the real app behind waitress on loopback."""
+from __future__ import annotations
+
+import copy
+import threading
+from pathlib import Path
+
+import pytest
+import requests
+import waitress
+
+from gateway import create_app
+from gateway.store import close_thread_connections
+
+PAYLOADS = Path(__file__).parent / "payloads"
+
+BASE_CONFIG = {
+    "gateway": {"threads": 8},
+    "channels": {
+        "africastalking": {"enabled": True, "username": "sandbox", "api_key": "test-key",
+                           "webhook_token": "at-token-3f9a"},
+        "generic_ussd": {"token": "agg-token-77"},
+    },
+    "dispatcher": {"enabled": False},
+}
+
+
+def deep_merge(base: dict, extra: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in extra.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+@pytest.fixture
+def make_config(tmp_path):
+    def make(**sections) -> dict:
+        cfg = deep_merge(BASE_CONFIG, sections)
+        gw = cfg.setdefault("gateway", {})
+        gw.setdefault("database", str(tmp_path / "dalil.db"))
+        gw.setdefault("keys_dir", str(tmp_path / "keys"))
+        gw.setdefault("log_file", str(tmp_path / "dalil.log"))
+        return cfg
+    return make
+
+
+@pytest.fixture
+def config(make_config):
+    return make_config()
+
+
+@pytest.fixture
+def app(config):
+    app = create_app(config)
+    yield app
+    close_thread_connections()
+
+
+@pytest.fixture
+def demo_app(app):
+    from flows import directory
+    directory.load_demo(app.extensions["dalil"].db())
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+class LiveServer:
+    """The app served by waitress on 127.0.0.1, as `dalil serve` does."""
+
+    def __init__(self, app):
+        self.app = app
+        self.server = waitress.create_server(app, host="127.0.0.1", port=0, threads=8)
+        self.url = f"http://127.0.0.1:{self.server.effective_port}"
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.session = requests.Session()
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.close()
+        self.thread.join(timeout=5)
+
+    def post(self, path, **kw):
+        return self.session.post(self.url + path, timeout=10, **kw)
+
+    def get(self, path, **kw):
+        return self.session.get(self.url + path, timeout=10, **kw)
+
+
+@pytest.fixture
+def live(demo_app):
+    with LiveServer(demo_app) as server:
+        yield server
