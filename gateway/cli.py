@@ -10,7 +10,8 @@ import click
 
 from gateway import config as config_module
 
-CLI_MODULES = ("gateway.commands", "flows.cli", "messages.cli", "referrals.cli")
+CLI_MODULES = ("gateway.commands", "gateway.delivery_cli", "flows.cli", "flows.directory_cli", "messages.cli",
+               "referrals.cli")
 
 
 class Context:
