@@ -1,3 +1,257 @@
-"""SQL of the referrals package."""
+"""SQL of the referrals package (the gateway's side; the CSO desk keeps its own file: referrals/desk/store.py).
 
-MIGRATIONS: list[str] = []
+What is *not* here matters most: no table holds a phone number, an answer, a nationality or status, a note, a
+delegation, or a time finer than a day. A referral row is the routing metadata the relay needs (which CSO, which
+need, which governorate for the municipality's counts) and, until the CSO's desk acknowledges it, the sealed
+envelope. Days rather than times so that a row cannot be matched to the exact moment of a USSD session in some
+other log.
+"""
+from __future__ import annotations
+
+import json
+
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE csos (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        contact TEXT NOT NULL,
+        notify_phone TEXT,
+        language TEXT NOT NULL DEFAULT 'fr',
+        box_key BLOB NOT NULL,
+        verify_key BLOB NOT NULL,
+        token_hash BLOB NOT NULL,
+        needs TEXT NOT NULL,
+        areas TEXT NOT NULL,
+        capacity INTEGER NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE TABLE referrals (
+        id TEXT PRIMARY KEY,
+        code TEXT NOT NULL UNIQUE,
+        cso_id TEXT NOT NULL REFERENCES csos(id),
+        need TEXT NOT NULL,
+        governorate TEXT,
+        created_day TEXT NOT NULL,
+        state TEXT NOT NULL,
+        state_day TEXT NOT NULL,
+        envelope BLOB,
+        signature BLOB,
+        ledger_index INTEGER NOT NULL
+    );
+    CREATE INDEX referrals_cso_state ON referrals(cso_id, state);
+    CREATE TABLE erasure_notices (
+        id TEXT PRIMARY KEY,
+        cso_id TEXT NOT NULL REFERENCES csos(id),
+        sealed BLOB NOT NULL,
+        signature BLOB NOT NULL,
+        created_day TEXT NOT NULL
+    );
+    CREATE TABLE desk_nonces (
+        cso_id TEXT NOT NULL,
+        nonce TEXT NOT NULL,
+        expires_at REAL NOT NULL,
+        PRIMARY KEY (cso_id, nonce)
+    ) WITHOUT ROWID;
+    CREATE TABLE ledger_entries (
+        idx INTEGER PRIMARY KEY,
+        data BLOB NOT NULL
+    );
+    CREATE TABLE ledger_nodes (
+        level INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        hash BLOB NOT NULL,
+        PRIMARY KEY (level, idx)
+    ) WITHOUT ROWID;
+    CREATE TABLE ledger_heads (
+        tree_size INTEGER PRIMARY KEY,
+        root BLOB NOT NULL,
+        day TEXT NOT NULL,
+        signature BLOB NOT NULL
+    );
+    """,
+]
+
+OPEN_STATES = ("sealed", "fetched", "delivered", "accepted")  # count against a CSO's capacity
+
+CSO_COLUMNS = ("id", "name", "contact", "notify_phone", "language", "box_key", "verify_key", "token_hash",
+               "needs", "areas", "capacity", "active")
+
+
+# --- CSOs ---------------------------------------------------------------------------------------------------
+
+def _cso(row) -> dict | None:
+    if row is None:
+        return None
+    cso = dict(zip(CSO_COLUMNS, row))
+    cso["needs"], cso["areas"] = json.loads(cso["needs"]), json.loads(cso["areas"])
+    cso["active"] = bool(cso["active"])
+    return cso
+
+
+def insert_cso(db, cso: dict) -> None:
+    values = dict(cso, needs=json.dumps(cso["needs"]), areas=json.dumps(cso["areas"]), active=int(cso["active"]))
+    db.execute(f"INSERT INTO csos ({', '.join(CSO_COLUMNS)}) VALUES ({', '.join('?' * len(CSO_COLUMNS))})",
+               [values[c] for c in CSO_COLUMNS])
+
+
+def update_cso(db, cso_id: str, **fields) -> None:
+    for key in ("needs", "areas"):
+        if key in fields:
+            fields[key] = json.dumps(fields[key])
+    if "active" in fields:
+        fields["active"] = int(fields["active"])
+    sets = ", ".join(f"{k} = ?" for k in fields if k in CSO_COLUMNS and k != "id")
+    db.execute(f"UPDATE csos SET {sets} WHERE id = ?", [v for k, v in fields.items() if k in CSO_COLUMNS] + [cso_id])
+
+
+def get_cso(db, cso_id: str) -> dict | None:
+    return _cso(db.execute(f"SELECT {', '.join(CSO_COLUMNS)} FROM csos WHERE id = ?", [cso_id]).fetchone())
+
+
+def list_csos(db, active_only: bool = False) -> list[dict]:
+    where = "WHERE active = 1" if active_only else ""
+    return [_cso(r) for r in db.execute(f"SELECT {', '.join(CSO_COLUMNS)} FROM csos {where} ORDER BY id")]
+
+
+def open_load(db) -> dict[str, int]:
+    marks = ", ".join("?" * len(OPEN_STATES))
+    return dict(db.execute(f"SELECT cso_id, count(*) FROM referrals WHERE state IN ({marks}) GROUP BY cso_id",
+                           OPEN_STATES).fetchall())
+
+
+# --- referrals ----------------------------------------------------------------------------------------------
+
+REFERRAL_COLUMNS = ("id", "code", "cso_id", "need", "governorate", "created_day", "state", "state_day",
+                    "envelope", "signature", "ledger_index")
+
+
+def _referral(row) -> dict | None:
+    return dict(zip(REFERRAL_COLUMNS, row)) if row else None
+
+
+def code_taken(db, code: str) -> bool:
+    return db.execute("SELECT 1 FROM referrals WHERE code = ?", [code]).fetchone() is not None
+
+
+def insert_referral(db, referral: dict) -> None:
+    db.execute(f"INSERT INTO referrals ({', '.join(REFERRAL_COLUMNS)}) "
+               f"VALUES ({', '.join('?' * len(REFERRAL_COLUMNS))})", [referral[c] for c in REFERRAL_COLUMNS])
+
+
+def get_referral(db, referral_id: str) -> dict | None:
+    return _referral(db.execute(f"SELECT {', '.join(REFERRAL_COLUMNS)} FROM referrals WHERE id = ?",
+                                [referral_id]).fetchone())
+
+
+def get_referral_by_code(db, code: str) -> dict | None:
+    return _referral(db.execute(f"SELECT {', '.join(REFERRAL_COLUMNS)} FROM referrals WHERE code = ?",
+                                [code]).fetchone())
+
+
+def pending_for_cso(db, cso_id: str) -> list[dict]:
+    """Envelopes still held for a CSO (sealed, or fetched but not yet acknowledged)."""
+    return [_referral(r) for r in db.execute(
+        f"SELECT {', '.join(REFERRAL_COLUMNS)} FROM referrals "
+        "WHERE cso_id = ? AND envelope IS NOT NULL ORDER BY ledger_index", [cso_id])]
+
+
+def set_state(db, referral_id: str, state: str, day: str, drop_envelope: bool = False) -> None:
+    if drop_envelope:
+        db.execute("UPDATE referrals SET state = ?, state_day = ?, envelope = NULL, signature = NULL WHERE id = ?",
+                   [state, day, referral_id])
+    else:
+        db.execute("UPDATE referrals SET state = ?, state_day = ? WHERE id = ?", [state, day, referral_id])
+
+
+def unfetched_before(db, day: str) -> list[dict]:
+    """Envelopes created before ``day`` that no desk has acknowledged."""
+    return [_referral(r) for r in db.execute(
+        f"SELECT {', '.join(REFERRAL_COLUMNS)} FROM referrals "
+        "WHERE envelope IS NOT NULL AND created_day < ? ORDER BY ledger_index", [day])]
+
+
+def report_rows(db) -> list[tuple[str, str | None, str, int]]:
+    """(month, governorate, need, count) over every referral ever created: counts are not personal data."""
+    return db.execute("SELECT substr(created_day, 1, 7) AS month, governorate, need, count(*) FROM referrals "
+                      "GROUP BY month, governorate, need ORDER BY month").fetchall()
+
+
+# --- erasure notices ----------------------------------------------------------------------------------------
+
+def insert_notice(db, notice_id: str, cso_id: str, sealed: bytes, signature: bytes, day: str) -> None:
+    db.execute("INSERT INTO erasure_notices (id, cso_id, sealed, signature, created_day) VALUES (?, ?, ?, ?, ?)",
+               [notice_id, cso_id, sealed, signature, day])
+
+
+def notices_for_cso(db, cso_id: str) -> list[dict]:
+    return [dict(zip(("id", "sealed", "signature", "created_day"), r)) for r in db.execute(
+        "SELECT id, sealed, signature, created_day FROM erasure_notices WHERE cso_id = ? ORDER BY rowid", [cso_id])]
+
+
+def delete_notice(db, cso_id: str, notice_id: str) -> bool:
+    return db.execute("DELETE FROM erasure_notices WHERE id = ? AND cso_id = ?", [notice_id, cso_id]).rowcount > 0
+
+
+def delete_notices_before(db, day: str) -> int:
+    return db.execute("DELETE FROM erasure_notices WHERE created_day < ?", [day]).rowcount
+
+
+# --- desk request nonces ------------------------------------------------------------------------------------
+
+def remember_nonce(db, cso_id: str, nonce: str, expires_at: float, now: float) -> bool:
+    """False when the nonce was already used (a replay). Old nonces go: the timestamp window refuses them anyway."""
+    db.execute("DELETE FROM desk_nonces WHERE expires_at < ?", [now])
+    cur = db.execute("INSERT INTO desk_nonces (cso_id, nonce, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                     [cso_id, nonce, expires_at])
+    return cur.rowcount > 0
+
+
+# --- the transparency log -----------------------------------------------------------------------------------
+
+def ledger_size(db) -> int:
+    return db.execute("SELECT coalesce(max(idx) + 1, 0) FROM ledger_entries").fetchone()[0]
+
+
+def insert_entry(db, index: int, data: bytes) -> None:
+    db.execute("INSERT INTO ledger_entries (idx, data) VALUES (?, ?)", [index, data])
+
+
+def get_entry(db, index: int) -> bytes | None:
+    row = db.execute("SELECT data FROM ledger_entries WHERE idx = ?", [index]).fetchone()
+    return row[0] if row else None
+
+
+def iter_entries(db):
+    yield from db.execute("SELECT idx, data FROM ledger_entries ORDER BY idx")
+
+
+def get_node(db, level: int, index: int) -> bytes:
+    row = db.execute("SELECT hash FROM ledger_nodes WHERE level = ? AND idx = ?", [level, index]).fetchone()
+    if row is None:
+        raise LookupError(f"ledger node ({level}, {index}) is missing")
+    return row[0]
+
+
+def put_node(db, level: int, index: int, value: bytes) -> None:
+    db.execute("INSERT INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?) "
+               "ON CONFLICT(level, idx) DO UPDATE SET hash = excluded.hash", [level, index, value])
+
+
+def iter_nodes(db):
+    yield from db.execute("SELECT level, idx, hash FROM ledger_nodes ORDER BY level, idx")
+
+
+def insert_head(db, size: int, root: bytes, day: str, signature: bytes) -> None:
+    db.execute("INSERT INTO ledger_heads (tree_size, root, day, signature) VALUES (?, ?, ?, ?) "
+               "ON CONFLICT(tree_size) DO UPDATE SET root = excluded.root, day = excluded.day, "
+               "signature = excluded.signature", [size, root, day, signature])
+
+
+def latest_head(db) -> tuple | None:
+    return db.execute("SELECT tree_size, root, day, signature FROM ledger_heads "
+                      "ORDER BY tree_size DESC LIMIT 1").fetchone()
+
+
+def iter_heads(db):
+    yield from db.execute("SELECT tree_size, root, day, signature FROM ledger_heads ORDER BY tree_size")
