@@ -73,7 +73,7 @@ class LiveServer:
 
     def __init__(self, app):
         self.app = app
-        self.server = waitress.create_server(app, host="127.0.0.1", port=0, threads=8)
+        self.server = waitress.create_server(app, host="127.0.0.1", port=0, threads=8, asyncore_loop_timeout=0.1)
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.session = requests.Session()
@@ -83,7 +83,10 @@ class LiveServer:
         return self
 
     def __exit__(self, *exc):
+        self.session.close()
         self.server.close()
+        self.server.task_dispatcher.shutdown()
+        self.server._map.clear()  # waitress loops while its socket map is non-empty
         self.thread.join(timeout=5)
 
     def post(self, path, **kw):

@@ -1,0 +1,121 @@
+"""`dalil flows check`: every choice leads somewhere, every text exists in ar, fr and en, every screen fits.
+
+Problems are returned as sentences naming the file, the screen and what is wrong, so that a person editing a
+TOML file can fix it without reading code.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flows import definitions
+from flows.actions import load_actions
+from flows.definitions import DEFINITIONS_DIR, SCREEN_TYPES, START, Flows, FlowError, Screen
+from flows.render import BACK, MAIN, Budget, option_piece, paginate, text_pieces
+from messages import i18n
+
+ENGINE_KEYS = ("nav.more", "nav.back", "nav.main", "nav.invalid", "kw.menu", "list.empty", "list.gone",
+               "areas.skip", "detail.body")
+KNOWN_CATEGORIES = {"jobs", "training", "business", "municipal",
+                    "legal", "documents", "health", "shelter", "protection", "food", "work"}
+SAMPLE_VALUE = "Xxxxxxxxxxxx"  # stands in for a {placeholder} when measuring a screen
+USSD_BUDGET = Budget(182, 80)
+
+
+def check(directory: Path = DEFINITIONS_DIR, budget: Budget = USSD_BUDGET) -> tuple[Flows | None, list[str]]:
+    try:
+        flows = definitions.load(directory)
+    except FlowError as e:
+        return None, [str(e)]
+    actions = load_actions()
+    problems = [f"catalogs: '{key}' missing in {', '.join(i18n.missing_languages(key))}"
+                for key in ENGINE_KEYS if i18n.missing_languages(key)]
+    if START not in flows.screens:
+        problems.append(f"no '{START}' screen: every session begins there")
+    if definitions.MAIN not in flows.screens:
+        problems.append(f"no '{definitions.MAIN}' screen: 'Main menu' leads there")
+    for screen in flows.screens.values():
+        problems += [f"{screen.source}: screen '{screen.id}': {p}" for p in _screen_problems(screen, flows, actions)]
+        problems += [f"{screen.source}: screen '{screen.id}': {p}" for p in _budget_problems(screen, budget)]
+    return flows, problems
+
+
+def _screen_problems(screen: Screen, flows: Flows, actions) -> list[str]:
+    problems = []
+    if screen.type not in SCREEN_TYPES:
+        return [f"unknown type '{screen.type}' (one of {', '.join(SCREEN_TYPES)})"]
+    if screen.on_enter and screen.on_enter not in actions:
+        problems.append(f"on_enter names unknown action '{screen.on_enter}'")
+    is_router = screen.on_enter and not screen.options and not screen.text
+    if not screen.text and screen.type != "detail" and not is_router:
+        problems.append("has no text")
+    for key in _text_keys(screen):
+        missing = i18n.missing_languages(key)
+        if missing:
+            problems.append(f"text '{key}' missing in {', '.join(missing)}")
+    for n, option in enumerate(screen.options, start=1):
+        if not option.label:
+            problems.append(f"option {n} has no label")
+        if not option.goto and not option.action:
+            problems.append(f"option {n} leads nowhere (no goto, no action)")
+        if option.action and option.action not in actions:
+            problems.append(f"option {n} names unknown action '{option.action}'")
+        if option.goto and option.goto not in flows.screens:
+            problems.append(f"option {n} goes to unknown screen '{option.goto}'")
+    if screen.type in ("menu", "detail") and not screen.options and not is_router:
+        problems.append("a menu with no options")
+    if screen.type == "end" and screen.options:
+        problems.append("an end screen cannot have options")
+    if screen.type in ("list", "areas", "input"):
+        if not screen.goto:
+            problems.append(f"a {screen.type} screen needs goto")
+        elif screen.goto not in flows.screens:
+            problems.append(f"goto names unknown screen '{screen.goto}'")
+    if screen.type == "list":
+        unknown = set(screen.categories) - KNOWN_CATEGORIES
+        if not screen.categories:
+            problems.append("a list screen needs categories")
+        if unknown:
+            problems.append(f"unknown categories {', '.join(sorted(unknown))}")
+        if screen.goto in flows.screens and flows[screen.goto].type != "detail":
+            problems.append(f"a list leads to a detail screen, not '{screen.goto}'")
+    if screen.type == "areas" and screen.level not in ("governorate", "delegation"):
+        problems.append("an areas screen needs level = \"governorate\" or \"delegation\"")
+    if screen.type in ("areas", "input") and not screen.var:
+        problems.append(f"a {screen.type} screen needs var")
+    return problems
+
+
+def _text_keys(screen: Screen) -> list[str]:
+    return [k for k in [screen.text, *(o.label for o in screen.options)] if k]
+
+
+def _budget_problems(screen: Screen, budget: Budget) -> list[str]:
+    """Render the screen's fixed texts in each language, with both navigation lines, and measure every page."""
+    problems = []
+    for lang in i18n.LANGUAGES:
+        if any(i18n.missing_languages(k) for k in _text_keys(screen)):
+            return problems  # already reported as missing text
+        header = i18n.t(lang, screen.text).format_map(_Sample()) if screen.text else ""
+        pieces = text_pieces(header) + [option_piece(n, i18n.t(lang, o.label))
+                                        for n, o in enumerate(screen.options, start=1)]
+        nav = [] if screen.type == "end" else [f"{BACK}. {i18n.t(lang, 'nav.back')}",
+                                               f"{MAIN}. {i18n.t(lang, 'nav.main')}"]
+        pages = paginate(pieces, nav, i18n.t(lang, "nav.more"), budget)
+        if screen.type == "end" and len(pages) > 1:
+            problems.append(f"[{lang}] an end screen must fit one USSD screen ({_measure(pages[0].text)})")
+        for number, page in enumerate(pages, start=1):
+            if not budget.fits(page.text):
+                problems.append(f"[{lang}] page {number} does not fit the screen ({_measure(page.text)}): "
+                                f"a word or an option is longer than a whole screen")
+    return problems
+
+
+def _measure(text: str) -> str:
+    from messages.segments import screen_length
+    encoding, units = screen_length(text)
+    return f"{units} {encoding} characters"
+
+
+class _Sample(dict):
+    def __missing__(self, key):
+        return SAMPLE_VALUE

@@ -1,0 +1,32 @@
+"""The same flows over SMS: numbered replies, a menu keyword in each language, an idle timeout."""
+from __future__ import annotations
+
+from flows.calls import caller, make_call, new_session, queue_outgoing
+from messages import i18n
+
+
+def is_menu_keyword(text: str) -> bool:
+    word = text.strip().casefold()
+    return any(word == i18n.t(lang, "kw.menu").casefold() for lang in i18n.LANGUAGES)
+
+
+def handle(ctx, db, phone: str, text: str) -> list[str]:
+    """Replies to one inbound SMS (the caller's transaction is open; gateway.inbound commits it)."""
+    e164, contact_key = caller(ctx, phone)
+    store, engine = ctx.services["sms_sessions"], ctx.services["engine"]
+    key = f"sms:{contact_key}"
+    with store.lock(key):
+        session = store.get(key)
+        if session is None or is_menu_keyword(text):
+            session = new_session(ctx, db, contact_key)
+            call = make_call(ctx, db, e164, session, "sms")
+            reply = engine.start(call, session)
+        else:
+            call = make_call(ctx, db, e164, session, "sms")
+            reply = engine.step(call, session, text)
+        queue_outgoing(ctx, db, call)
+        if reply.end:
+            store.drop(key)
+        else:
+            store.put(key, session)
+    return [reply.text]
