@@ -147,7 +147,7 @@ class Engine:
         elif screen.type == "input" and raw and raw not in (BACK, MAIN_KEY):
             session.vars[screen.var] = raw[:MAX_INPUT]
             self._enter(call, session, screen.goto, push=True)
-        elif choice.isdigit() and choice.isascii() and 1 <= int(choice) <= self._option_count(call, session, screen):
+        elif _is_choice(choice) and 1 <= int(choice) <= self._option_count(call, session, screen):
             self._choose(call, session, screen, int(choice))
         else:
             return self.render(call, session, hint=i18n.t(lang, "nav.invalid"))
@@ -188,6 +188,10 @@ class Engine:
             contacts.remember(call.db, session.contact_key, **remembered)
         if "language" in values:
             session.lang = call.lang = values["language"]
+
+
+def _is_choice(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 3
 
 
 def _set_up(session: Session) -> bool:
