@@ -32,12 +32,17 @@ class Page:
     more: bool
 
 
+KEEP_WHOLE = 32  # a line this short (a phone number, an address, opening hours) never breaks across pages
+
+
 def text_pieces(text: str) -> list[tuple[str, str, None]]:
-    """A paragraph as (separator, word, None) pieces, so a page break only ever falls between words."""
+    """A paragraph as (separator, word, None) pieces, so a page break only ever falls between words,
+    and never inside a short line."""
     pieces = []
-    for i, line in enumerate(text.split("\n")):
-        for j, word in enumerate(line.split()):
-            pieces.append(("\n" if i and j == 0 else " " if j else "\n", word, None))
+    for line in text.split("\n"):
+        words = [line.strip()] if len(line) <= KEEP_WHOLE else line.split()
+        for j, word in enumerate(w for w in words if w):
+            pieces.append((" " if j else "\n", word, None))
     return pieces
 
 

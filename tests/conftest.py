@@ -84,10 +84,12 @@ class LiveServer:
 
     def __exit__(self, *exc):
         self.session.close()
-        self.server.close()
-        self.server.task_dispatcher.shutdown()
-        self.server._map.clear()  # waitress loops while its socket map is non-empty
+        channels = list(self.server._map.values())
+        self.server._map.clear()  # waitress's loop runs while its socket map is non-empty: this ends it
         self.thread.join(timeout=5)
+        self.server.task_dispatcher.shutdown()
+        for channel in channels:
+            channel.close()
 
     def post(self, path, **kw):
         return self.session.post(self.url + path, timeout=10, **kw)
