@@ -72,7 +72,7 @@ MIGRATIONS: list[str] = [
     """,
 ]
 
-OPEN_STATES = ("sealed", "fetched", "delivered", "accepted")  # count against a CSO's capacity
+OPEN_STATES = ("sealed", "fetched", "accepted")  # count against a CSO's capacity
 
 CSO_COLUMNS = ("id", "name", "contact", "notify_phone", "language", "box_key", "verify_key", "token_hash",
                "needs", "areas", "capacity", "active")

@@ -1,0 +1,187 @@
+"""HTTP endpoints of the referrals package.
+
+/api/desk/...       the CSO desks: token + signed, timestamped, single-use requests (referrals.desk_protocol)
+/api/reports/...    aggregate, suppressed counts: municipality and coordinator roles
+/api/csos, /api/referrals/<code>   the CSO coordinator role only; the municipality role gets 403
+/api/ledger/head    the signed tree head and the gateway's public key: public, they hold only hashes
+
+Roles are bearer tokens from [referrals] for now (the staff console will bring logins). Every refusal answers a
+JSON reason and writes one log line naming the reason and the CSO id, never a number or content.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import time
+
+from flask import Blueprint, abort, jsonify, request
+
+from gateway import dalil
+from referrals import csos, desk_protocol, ledger, relay, report, store
+from referrals.keyring import gateway_key
+
+log = logging.getLogger(__name__)
+bp = Blueprint("referrals", __name__)
+
+
+# --- roles ------------------------------------------------------------------------------------------------
+
+def _bearer() -> str:
+    header = request.headers.get("Authorization", "")
+    return header[7:].strip() if header.startswith("Bearer ") else ""
+
+
+def _role() -> str | None:
+    token = _bearer()
+    cfg = dalil().config["referrals"]
+    for role in ("municipality", "coordinator"):
+        expected = cfg[f"{role}_token"]
+        if token and expected and hmac.compare_digest(token.encode(), expected.encode()):
+            return role
+    return None
+
+
+def _require(*roles: str) -> str:
+    role = _role()
+    if role is None:
+        log.warning("referrals API refused: no valid role token on %s %s", request.method, request.path)
+        abort(401, description="a role token is required (Authorization: Bearer ...)")
+    if role not in roles:
+        log.warning("referrals API refused: the %s role may not use %s", role, request.path)
+        abort(403, description=f"the {role} role may not use this endpoint")
+    return role
+
+
+# --- desk authentication ----------------------------------------------------------------------------------
+
+def _refuse_desk(status: int, reason: str, cso_id: str = "?"):
+    safe_id = cso_id if csos.CSO_ID.match(cso_id or "") else "?"
+    log.warning("desk request refused (cso %s, %s %s): %s", safe_id, request.method, request.path, reason)
+    abort(status, description=reason)
+
+
+def _desk() -> dict:
+    """The CSO behind this request, or a refusal: bad token, bad signature, stale, replayed."""
+    if _role() is not None:
+        _refuse_desk(403, "role tokens cannot use the desk API")
+    h = request.headers
+    cso_id = h.get(desk_protocol.CSO_HEADER, "")
+    timestamp, nonce = h.get(desk_protocol.TIME_HEADER, ""), h.get(desk_protocol.NONCE_HEADER, "")
+    signature = h.get(desk_protocol.SIGNATURE_HEADER, "")
+    if not (cso_id and timestamp and nonce and signature and _bearer()):
+        _refuse_desk(401, "missing authentication headers", cso_id)
+    cso = store.get_cso(dalil().db(), cso_id) if csos.CSO_ID.match(cso_id) else None
+    if cso is None or not csos.token_matches(cso, _bearer()):
+        _refuse_desk(401, "unknown organisation or wrong token", cso_id)
+    if not cso["active"]:
+        _refuse_desk(403, "this organisation is deactivated", cso_id)
+    window = dalil().config["referrals"]["request_window_seconds"]
+    now = time.time()
+    if not timestamp.isdigit() or abs(now - int(timestamp)) > window:
+        _refuse_desk(401, f"timestamp outside the {window} s window (check the desk's clock)", cso_id)
+    if len(nonce) < 16 or len(nonce) > 64:
+        _refuse_desk(401, "nonce must be 16-64 characters", cso_id)
+    from nacl.signing import VerifyKey
+    if not desk_protocol.check_signature(VerifyKey(cso["verify_key"]), request.method, request.full_path.rstrip("?"),
+                                         timestamp, nonce, request.get_data(), signature):
+        _refuse_desk(401, "bad request signature", cso_id)
+    if not store.remember_nonce(dalil().db(), cso_id, nonce, now + 2 * window, now):
+        _refuse_desk(401, "replayed request (nonce already used)", cso_id)
+    return cso
+
+
+def _json_body() -> dict:
+    try:
+        body = json.loads(request.get_data() or b"{}")
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        abort(400, description="the body must be a JSON object")
+    return body
+
+
+def _relay(fn, cso, *args):
+    try:
+        return jsonify(fn(dalil(), dalil().db(), cso, *args))
+    except relay.Refused as e:
+        _refuse_desk(e.status, e.reason, cso["id"])
+
+
+# --- the desk API -----------------------------------------------------------------------------------------
+
+@bp.get("/api/desk/inbox")
+def desk_inbox():
+    cso = _desk()
+    known = request.args.get("known_size")
+    if known is not None and not known.isdigit():
+        _refuse_desk(400, "known_size must be a whole number", cso["id"])
+    return _relay(relay.inbox, cso, int(known) if known is not None else None)
+
+
+@bp.post("/api/desk/ack")
+def desk_ack():
+    cso = _desk()
+    body = _json_body()
+    referrals, notices = body.get("referrals", []), body.get("notices", [])
+    if not isinstance(referrals, list) or not isinstance(notices, list):
+        _refuse_desk(400, "referrals and notices must be lists of ids", cso["id"])
+    return _relay(relay.acknowledge, cso, referrals, notices)
+
+
+@bp.post("/api/desk/events")
+def desk_events():
+    cso = _desk()
+    events = _json_body().get("events", [])
+    if not isinstance(events, list):
+        _refuse_desk(400, "events must be a list", cso["id"])
+    return _relay(relay.record_events, cso, events)
+
+
+@bp.get("/api/desk/ledger/consistency")
+def desk_consistency():
+    _desk()
+    db = dalil().db()
+    first, second = request.args.get("from", ""), request.args.get("to", "")
+    if not (first.isdigit() and second.isdigit()):
+        abort(400, description="from and to must be whole numbers")
+    try:
+        return jsonify(proof=ledger.consistency(db, int(first), int(second)))
+    except ValueError as e:
+        abort(400, description=str(e))
+
+
+# --- public: the signed head ------------------------------------------------------------------------------
+
+@bp.get("/api/ledger/head")
+def ledger_head():
+    key = gateway_key(dalil())
+    return jsonify(head=ledger.current_head(dalil().db(), key), gateway_key=bytes(key.verify_key).hex())
+
+
+# --- roles: coordinator and municipality ------------------------------------------------------------------
+
+@bp.get("/api/reports/referrals")
+def referral_report():
+    _require("municipality", "coordinator")
+    return jsonify(report.build(dalil().db(), dalil().config["referrals"]["small_cell"]))
+
+
+@bp.get("/api/csos")
+def cso_list():
+    _require("coordinator")
+    db = dalil().db()
+    load = store.open_load(db)
+    return jsonify(csos=[csos.public_view(c, load.get(c["id"], 0)) for c in store.list_csos(db)])
+
+
+@bp.get("/api/referrals/<code>")
+def referral_status(code: str):
+    _require("coordinator")
+    referral = store.get_referral_by_code(dalil().db(), code.strip().upper())
+    if referral is None:
+        log.warning("referral status refused: unknown reference code")
+        abort(404, description="unknown reference code")
+    cso = store.get_cso(dalil().db(), referral["cso_id"])
+    return jsonify(code=referral["code"], need=referral["need"], state=referral["state"],
+                   created_day=referral["created_day"], state_day=referral["state_day"], organisation=cso["name"])

@@ -1,0 +1,65 @@
+"""Erasure: a person asks (SMS keyword or USSD) and every desk holding their referrals deletes them.
+
+The gateway cannot know which CSOs hold a person's referrals: it keeps nothing that links a number to a
+referral, on purpose (a hash or HMAC of a number would be such a link, and 10^8 Tunisian numbers are quickly
+tried). So the request goes to *every* registered CSO, sealed to each one's key, one notice per CSO, whether or
+not the person ever asked for help: the municipality sees the same opaque rows for everyone.
+
+A notice does not carry the number either, because CSOs that never served the person should not learn it. It
+carries a fresh random salt and Argon2id(number, salt); a desk recomputes that for each number it holds and
+deletes the matches. Recovering the number from a notice means running Argon2id (64 MiB, ~0.1 s) over the
+number space once per notice: possible for a determined CSO, not a casual glance. Each desk that deletes
+reports an "erased" event per referral, which the log records (as a hash), and the gateway drops any envelope
+still waiting.
+"""
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from nacl.pwhash import argon2id
+
+from gateway import contacts
+from gateway.store import transaction
+from referrals import days, ledger, sealing, store
+from referrals.keyring import gateway_key
+
+OPSLIMIT = argon2id.OPSLIMIT_INTERACTIVE
+MEMLIMIT = argon2id.MEMLIMIT_INTERACTIVE
+
+
+def blind(phone: str, salt: bytes, opslimit: int = OPSLIMIT, memlimit: int = MEMLIMIT) -> bytes:
+    return argon2id.kdf(32, phone.encode(), salt, opslimit=opslimit, memlimit=memlimit)
+
+
+def request(ctx, db, phone: str, contact_key: str | None = None) -> int:
+    """Queue a sealed erasure notice for every CSO; returns how many. Joins the caller's transaction."""
+    salt = secrets.token_bytes(argon2id.SALTBYTES)
+    match = blind(phone, salt)  # before the transaction: ~0.1 s of work should not hold the write lock
+    key = gateway_key(ctx)
+    day = days.today()
+    request_id = secrets.token_hex(16)
+    with transaction(db):
+        csos = store.list_csos(db)
+        for cso in csos:
+            notice_id = secrets.token_hex(16)
+            content = {"kind": "erasure", "id": notice_id, "day": day, "salt": sealing.b64(salt),
+                       "match": sealing.b64(match), "opslimit": OPSLIMIT, "memlimit": MEMLIMIT}
+            box, signature = sealing.seal(key, cso["id"], cso["box_key"], notice_id, content, kind="erasure")
+            store.insert_notice(db, notice_id, cso["id"], box, signature, day)
+        ledger.append(db, key, "erasure_requested", request_id, day=day)
+        if contact_key:
+            contacts.forget(db, contact_key)  # the language and home area remembered for the number go too
+    return len(csos)
+
+
+def matches(phone: str, notice: dict) -> bool:
+    """On the desk: does this notice ask to erase referrals from ``phone``?"""
+    try:
+        salt, match = sealing.unb64(notice["salt"]), sealing.unb64(notice["match"])
+        opslimit, memlimit = int(notice["opslimit"]), int(notice["memlimit"])
+    except (KeyError, ValueError, TypeError):
+        return False
+    if len(salt) != argon2id.SALTBYTES or not (OPSLIMIT <= opslimit <= 16 and MEMLIMIT <= memlimit <= 1 << 30):
+        return False  # parameters outside sane bounds: refuse rather than burn the desk's memory
+    return hmac.compare_digest(blind(phone, salt, opslimit, memlimit), match)

@@ -1,0 +1,127 @@
+"""The gateway's side of the desk protocol: hand out envelopes, take acknowledgements and status events.
+
+The gateway never opens anything: it hands a CSO its own envelopes with the log entry and inclusion proof that
+pin each one, deletes an envelope as soon as the desk says it has it, and records status events in the log.
+Every method takes the authenticated CSO and refuses items that are not that CSO's, without saying whether they
+exist (one CSO's token must not be a way to probe another's referrals).
+"""
+from __future__ import annotations
+
+import hashlib
+
+from gateway.store import scrub_wal, transaction
+from referrals import days, ledger, sealing, store
+from referrals.keyring import gateway_key
+
+# status event -> states it may follow; a repeat of the current state is accepted and changes nothing
+TRANSITIONS = {
+    "accepted": ("sealed", "fetched"),
+    "declined": ("sealed", "fetched", "accepted"),
+    "closed": ("sealed", "fetched", "accepted", "declined"),
+    "erased": ("sealed", "fetched", "accepted", "declined", "closed"),
+}
+
+
+class Refused(Exception):
+    """A desk asked for something it may not have; ``status`` is the HTTP answer."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+def _own(db, cso: dict, referral_id) -> dict:
+    referral = store.get_referral(db, referral_id) if isinstance(referral_id, str) else None
+    if referral is None or referral["cso_id"] != cso["id"]:
+        raise Refused(404, f"no referral {str(referral_id)[:40]!r} for this organisation")
+    return referral
+
+
+def inbox(ctx, db, cso: dict, known_size: int | None) -> dict:
+    key = gateway_key(ctx)
+    with transaction(db, immediate=False):  # one snapshot: head, proofs and envelopes agree
+        head = ledger.current_head(db, key)
+        size = head["tree_size"]
+        tree = ledger.tree(db)
+        envelopes = []
+        for r in store.pending_for_cso(db, cso["id"]):
+            if r["ledger_index"] >= size:
+                continue
+            envelopes.append({
+                "id": r["id"], "code": r["code"], "need": r["need"], "day": r["created_day"],
+                "envelope": sealing.b64(r["envelope"]), "signature": sealing.b64(r["signature"]),
+                "ledger_index": r["ledger_index"], "leaf": sealing.b64(store.get_entry(db, r["ledger_index"])),
+                "inclusion": [h.hex() for h in tree.inclusion_proof(r["ledger_index"], size)],
+            })
+        notices = [{"id": n["id"], "envelope": sealing.b64(n["sealed"]), "signature": sealing.b64(n["signature"])}
+                   for n in store.notices_for_cso(db, cso["id"])]
+        consistency = None
+        if known_size is not None:
+            if not 0 <= known_size <= size:
+                # the desk saw a bigger log than the gateway now has: a rollback; say so, the desk alerts
+                consistency = {"from": known_size, "error": "the log is smaller than the head you hold"}
+            else:
+                consistency = {"from": known_size, "proof": [h.hex() for h in tree.consistency_proof(known_size, size)]}
+    return {"head": head, "consistency": consistency, "referrals": envelopes, "notices": notices}
+
+
+def acknowledge(ctx, db, cso: dict, referral_ids: list, notice_ids: list) -> dict:
+    """The desk has these safely: delete the envelopes (and log "fetched") and the notices."""
+    key = gateway_key(ctx)
+    day = days.today()
+    done = 0
+    with transaction(db):
+        for referral_id in referral_ids:
+            referral = _own(db, cso, referral_id)
+            if referral["envelope"] is None:
+                continue  # acknowledged before: a retry after a lost answer
+            ledger.append(db, key, "fetched", referral["id"], day=day)
+            new_state = "fetched" if referral["state"] == "sealed" else referral["state"]
+            store.set_state(db, referral["id"], new_state, day, drop_envelope=True)
+            done += 1
+        for notice_id in notice_ids:
+            if not isinstance(notice_id, str):
+                raise Refused(400, "notice ids must be strings")
+            store.delete_notice(db, cso["id"], notice_id)  # a notice already gone is fine: retries happen
+    scrub_wal(db)  # the deleted envelopes' pages must not linger in the WAL
+    return {"acknowledged": done}
+
+
+def record_events(ctx, db, cso: dict, events: list) -> dict:
+    key = gateway_key(ctx)
+    day = days.today()
+    recorded = 0
+    with transaction(db):
+        for event in events:
+            if not isinstance(event, dict) or event.get("event") not in TRANSITIONS:
+                raise Refused(400, f"events are {{referral, event}} with event among {', '.join(TRANSITIONS)}")
+            referral = _own(db, cso, event.get("referral"))
+            kind = event["event"]
+            if referral["state"] == kind:
+                continue
+            if referral["state"] not in TRANSITIONS[kind]:
+                raise Refused(409, f"referral {referral['code']} is {referral['state']}: it cannot be {kind}")
+            ledger.append(db, key, kind, referral["id"], day=day)
+            store.set_state(db, referral["id"], kind, day, drop_envelope=kind == "erased")
+            recorded += 1
+    scrub_wal(db)
+    return {"recorded": recorded}
+
+
+def expire(ctx, db) -> int:
+    """Delete envelopes (and erasure notices) that no desk acknowledged within expiry_days; log each."""
+    key = gateway_key(ctx)
+    today = days.today()
+    cutoff = days.days_before(today, ctx.config["referrals"]["expiry_days"])
+    with transaction(db):
+        stale = store.unfetched_before(db, cutoff)
+        for referral in stale:
+            ledger.append(db, key, "expired", referral["id"], day=today)
+            store.set_state(db, referral["id"], "expired", today, drop_envelope=True)
+        store.delete_notices_before(db, cutoff)
+    scrub_wal(db)
+    return len(stale)
+
+
+def envelope_hash(box: bytes) -> str:
+    return hashlib.sha256(box).hexdigest()
