@@ -1,0 +1,193 @@
+"""A person asks for help over USSD and over SMS against the real server; the gateway keeps nothing that says who.
+
+After both referrals, the SMS are sent through a fake Africa's Talking (so the outbox wipes them, as in
+production), and the gateway's database file, its WAL and its log file are scanned for the caller's number in
+every format, the nationality and situation answers, and the note: none may be there. The CSO's desk, with its
+key, then shows all of them.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from fakes import FakeAfricasTalking
+from flows import directory
+from gateway.dispatcher import Dispatcher
+from gateway.store import scrub_wal
+from messages import i18n
+from referrals.desk import client, home as desk_home, store as desk_store
+from referrals.desk.web import create_desk_app
+from test_referral_support import add_cso
+
+AT_USSD = "/hooks/africastalking/at-token-3f9a/ussd"
+AT_SMS = "/hooks/africastalking/at-token-3f9a/sms"
+PHONE = "+21620123456"
+NOTE = "Landlord kept my passport since March, Zq7"
+CASEWORKER = "+21698000111"
+
+
+def phone_formats(e164: str) -> list[str]:
+    national = e164[4:]
+    return [e164, e164[1:], "00" + e164[1:], national, f"{national[:2]} {national[2:5]} {national[5:]}",
+            f"{national[:2]} {national[2:4]} {national[4:6]} {national[6:]}", f"+216 {national}",
+            f"216 {national[:2]} {national[2:5]} {national[5:]}"]
+
+
+def secrets_of_the_person() -> list[str]:
+    words = [*phone_formats(PHONE), NOTE, "Landlord kept my passport", "sudanese", "nopapers"]
+    words += [i18n.t(lang, key) for lang in i18n.LANGUAGES for key in ("help.nat.sudanese", "help.status.nopapers")]
+    return words
+
+
+def scan(paths: list[Path], words: list[str]) -> list[tuple[str, str]]:
+    found = []
+    for path in paths:
+        data = path.read_bytes() if path.exists() else b""
+        folded = data.lower()
+        for word in words:
+            for encoded in (word.encode("utf-8"), word.encode("utf-16-le")):
+                if encoded.lower() in folded:
+                    found.append((path.name, word))
+    return found
+
+
+class Handset:
+    def __init__(self, live, phone, session_id):
+        self.live, self.phone, self.session_id, self.inputs = live, phone, session_id, []
+
+    def press(self, key=None) -> str:
+        if key is not None:
+            self.inputs.append(key)
+        r = self.live.post(AT_USSD, data={"sessionId": self.session_id, "serviceCode": "*216#",
+                                          "phoneNumber": self.phone, "text": "*".join(self.inputs)})
+        assert r.status_code == 200, r.text
+        return r.text
+
+    def choose(self, screen: str, label: str) -> str:
+        for _ in range(10):
+            for number, text in re.findall(r"^(\d+)\. (.+)$", screen, flags=re.M):
+                if text == label:
+                    return self.press(number)
+            assert "\n98. " in screen, f"{label!r} not offered:\n{screen}"
+            screen = self.press("98")
+        raise AssertionError(label)
+
+
+class SmsPhone:
+    def __init__(self, live, phone):
+        self.live, self.phone, self.n = live, phone, 0
+        self.db = live.app.extensions["dalil"].db()
+
+    def send(self, text: str) -> str:
+        self.n += 1
+        before = self.db.execute("SELECT coalesce(max(id), 0) FROM outbox").fetchone()[0]
+        r = self.live.post(AT_SMS, data={"from": self.phone, "to": "85000", "text": text, "id": f"ATXid_ref_{self.n}",
+                                         "date": "2026-11-23 10:00:00", "linkId": "", "networkCode": "60502"})
+        assert r.status_code == 200, r.text
+        rows = self.db.execute("SELECT body FROM outbox WHERE id > ? AND to_number = ? ORDER BY id",
+                               [before, self.phone]).fetchall()
+        return "\n".join(body for (body,) in rows)
+
+    def choose(self, text: str, label: str) -> str:
+        number = next(n for n, shown in re.findall(r"^(\d+)\. (.+)$", text, flags=re.M) if shown == label)
+        return self.send(number)
+
+
+@pytest.fixture
+def at_fake():
+    with FakeAfricasTalking() as fake:
+        yield fake
+
+
+@pytest.fixture
+def config(make_config, at_fake):
+    return make_config(channels={"africastalking": at_fake.channel_config(webhook_token="at-token-3f9a")})
+
+
+def test_referral_over_ussd_and_sms_leaves_nothing_that_identifies_the_person(live, at_fake, tmp_path):
+    ctx = live.app.extensions["dalil"]
+    db = ctx.db()
+    home = add_cso(live.app, tmp_path, "amal", needs=("legal", "health"), areas=("kairouan",), url=live.url,
+                   notify=CASEWORKER, name="Association Amal")
+    t = lambda key, **kw: i18n.t("en", key, **kw)  # noqa: E731
+    kairouan = directory.area_name(db, "kairouan")["en"]
+
+    # --- over USSD: need, where, nationality and situation, consent naming the CSO ---------------------------
+    ussd = Handset(live, PHONE, "ATUid_ref_1")
+    assert ussd.press().startswith("CON ")
+    main = ussd.choose(ussd.press("3"), kairouan)  # English, home governorate
+    screen = ussd.choose(main, i18n.t("en", "menu.main.help"))
+    assert screen.startswith("CON " + t("help.need.title"))
+    screen = ussd.choose(screen, t("help.need.legal"))
+    screen = ussd.choose(screen, kairouan)
+    assert screen.startswith("CON " + t("help.where.deleg"))
+    screen = ussd.choose(screen, directory.area_name(db, "kairouan_nord")["en"])
+    assert screen.startswith("CON " + t("help.nat.title"))
+    assert t("help.skip") in screen  # "prefer not to say" is always offered
+    screen = ussd.choose(screen, t("help.nat.sudanese"))
+    assert t("help.skip") in screen
+    consent = ussd.choose(screen, t("help.status.nopapers"))  # no note over USSD: straight to consent
+    assert consent.startswith("CON " + t("help.consent.title", org="Association Amal"))
+    done = ussd.choose(consent, t("help.consent.yes"))
+    assert done.startswith("END ")
+    ussd_code = re.search(r"R-[0-9A-Z]{6}", done).group(0)
+
+    # --- over SMS, with a note --------------------------------------------------------------------------------
+    sms = SmsPhone(live, PHONE)
+    text = sms.send("menu")
+    text = sms.choose(text, i18n.t("en", "menu.main.help"))
+    text = sms.choose(text, t("help.need.legal"))
+    text = sms.choose(text, kairouan)
+    text = sms.choose(text, directory.area_name(db, "kairouan_nord")["en"])
+    text = sms.choose(text, t("help.nat.sudanese"))
+    text = sms.choose(text, t("help.status.nopapers"))
+    assert text.startswith(t("help.note.title"))
+    text = sms.send(NOTE)
+    assert text.startswith(t("help.consent.title", org="Association Amal"))
+    text = sms.choose(text, t("help.consent.yes"))
+    sms_code = re.search(r"R-[0-9A-Z]{6}", text).group(0)
+    assert sms_code != ussd_code
+
+    # the scanner works: before sending, the queued SMS still hold the number
+    db_file = Path(ctx.db_path)
+    files = [db_file, Path(str(db_file) + "-wal"), Path(ctx.config["gateway"]["log_file"])]
+    assert scan(files, [PHONE])
+
+    # --- the SMS go out; the person's are wiped once sent ------------------------------------------------------
+    dispatcher = Dispatcher(ctx)
+    while dispatcher.run_once():
+        pass
+    scrub_wal(db)
+    to_person = [m["message"] if "message" in m else m.get("body", "") for m in at_fake.messages
+                 if PHONE in str(m.get("to"))]
+    assert any(ussd_code in body and "+216 71 000 000" in body for body in to_person), to_person
+    notices = [m for m in at_fake.messages if CASEWORKER in str(m.get("to"))]
+    assert len(notices) == 2
+    for m in notices:
+        body = m.get("message") or m.get("body")
+        assert re.fullmatch(r"Dalil: nouvelle demande R-[0-9A-Z]{6} \(Aide juridique\)\. .*", body), body
+        assert "+216" not in body and "sudan" not in body.lower()
+
+    leaks = scan(files, secrets_of_the_person())
+    assert not leaks, f"found on the gateway: {leaks}"
+
+    # --- the desk, with the CSO's key, shows the number, the answers and the note ----------------------------
+    desk = desk_home.load(home)
+    result = client.sync(desk)
+    assert result.ok and result.received == 2, result
+    web = create_desk_app(desk).test_client()
+    inbox = web.get("/", base_url="http://127.0.0.1:8765").get_data(as_text=True)
+    assert ussd_code in inbox and sms_code in inbox
+    with desk_store.connect(desk.db_path) as conn:
+        by_code = {r["code"]: r["id"] for r in desk_store.referrals(conn)}
+    page = web.get(f"/r/{by_code[sms_code]}", base_url="http://127.0.0.1:8765").get_data(as_text=True)
+    assert PHONE in page and "Sudanese" in page and "Without papers" in page and NOTE in page
+    page = web.get(f"/r/{by_code[ussd_code]}", base_url="http://127.0.0.1:8765").get_data(as_text=True)
+    assert PHONE in page and "Sudanese" in page
+
+    # acknowledged: the envelopes are gone from the gateway too
+    assert db.execute("SELECT count(*) FROM referrals WHERE envelope IS NOT NULL").fetchone()[0] == 0
+    scrub_wal(db)
+    assert not scan(files, secrets_of_the_person())
