@@ -159,6 +159,7 @@ def verify(db, verify_key: VerifyKey) -> Verdict:
     verdict.entries = rebuilt.size
     levels = rebuilt.store.levels
     seen = [0] * max(len(levels), 1)
+    inner_mismatches = []  # an inner node that disagrees is a symptom; the leaf or head checks name the cause
     for level, index, value in store.iter_nodes(db):
         if level >= len(levels) or index >= len(levels[level]):
             verdict.bad(None, f"ledger node ({level}, {index}) covers entries that do not exist")
@@ -166,9 +167,12 @@ def verify(db, verify_key: VerifyKey) -> Verdict:
         seen[level] += 1
         if levels[level][index] != value:
             first = index << level
-            what = (f"entry {first}: its data does not hash to the stored leaf" if level == 0 else
-                    f"entries {first}..{first + (1 << level) - 1}: stored node ({level}, {index}) does not match")
-            verdict.bad(first, what)
+            if level == 0:
+                verdict.bad(first, f"entry {first}: its data does not hash to the stored leaf")
+            else:
+                inner_mismatches.append(first)
+                verdict.bad(None, f"entries {first}..{first + (1 << level) - 1}: stored node ({level}, {index}) "
+                                  "does not match them")
     for level, row in enumerate(levels):
         if seen[level] != len(row):
             verdict.bad(None, f"{len(row) - seen[level]} stored node(s) missing at level {level}")
@@ -179,13 +183,16 @@ def verify(db, verify_key: VerifyKey) -> Verdict:
             verdict.bad(None, f"head of size {size} is larger than the log ({rebuilt.size} entries)")
             continue
         if rebuilt.root(size) != root:
-            verdict.bad(max(previous, size - 1) if size else None,
+            # heads exist at every size, so the first bad one points at the entry just before it
+            verdict.bad(size - 1 if size - 1 >= previous else None,
                         f"head of size {size}: its root does not match entries 0..{size - 1}")
         try:
             verify_key.verify(head_message(size, root, day), signature)
         except BadSignatureError:
             verdict.bad(None, f"head of size {size}: signature is not the gateway's")
         previous = size
+    if verdict.first_bad_entry is None and inner_mismatches:
+        verdict.first_bad_entry = min(inner_mismatches)
     verdict.root = rebuilt.root() if rebuilt.size else merkle.EMPTY_ROOT
     if verdict.problems and verdict.first_bad_entry is not None:
         verdict.problems.sort(key=lambda p: 0 if p.startswith(f"entry {verdict.first_bad_entry}") else 1)

@@ -146,8 +146,8 @@ def save_head(conn, h: dict) -> None:
                  [h["tree_size"], h["root"], h["day"], h["signature"]])
 
 
-def alert(conn, day: str, kind: str, **params) -> None:
-    conn.execute("INSERT INTO alerts (day, kind, params) VALUES (?, ?, ?)", [day, kind, json.dumps(params)])
+def alert(conn, on_day: str, kind: str, **params) -> None:
+    conn.execute("INSERT INTO alerts (day, kind, params) VALUES (?, ?, ?)", [on_day, kind, json.dumps(params)])
 
 
 def alerts(conn) -> list[dict]:
