@@ -9,12 +9,13 @@ from __future__ import annotations
 import functools
 import logging
 import string
+import time
 from dataclasses import dataclass
 
 from flows import definitions, directory
 from flows.actions import Call, load_actions
 from flows.definitions import MAIN, START, Screen
-from flows.render import BACK, MAIN as MAIN_KEY, MORE, Budget, option_piece, paginate, text_pieces
+from flows.render import BACK, MAIN as MAIN_KEY, MORE, Budget, option_piece, paginate_cached as paginate, text_pieces
 from flows.sessions import Session
 from gateway import contacts
 from messages import i18n
@@ -25,6 +26,31 @@ REMEMBERED_VARS = ("language", "governorate")  # kept per number; every other va
 MAX_INPUT = 500  # a longer free-text answer is cut here, an SMS note rarely needs more
 MAX_REDIRECTS = 20
 ARABIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+
+
+# Directory lists and details are read on nearly every hop and change a few times a day: an edit in the
+# console reaches callers within this many seconds.
+DIRECTORY_CACHE_SECONDS = 30.0
+
+
+class TTLCache:
+    def __init__(self, seconds: float, max_entries: int = 4096):
+        self.seconds, self.max_entries = seconds, max_entries
+        self._entries: dict = {}
+
+    def get(self, key, compute):
+        now = time.monotonic()
+        hit = self._entries.get(key)
+        if hit and hit[0] > now:
+            return hit[1]
+        value = compute()
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[key] = (now + self.seconds, value)
+        return value
+
+    def clear(self) -> None:
+        self._entries.clear()
 
 
 @dataclass(frozen=True)
@@ -42,6 +68,7 @@ class Engine:
     def __init__(self, flows: definitions.Flows | None = None):
         self.flows = flows or default_flows()
         self.actions = load_actions()
+        self.cache = TTLCache(DIRECTORY_CACHE_SECONDS)
 
     # -- entering screens -------------------------------------------------------------------------------
 
@@ -84,10 +111,12 @@ class Engine:
         nav = []
         if session.stack or session.page:
             nav.append(f"{BACK}. {i18n.t(lang, 'nav.back')}")
-        if screen.id != MAIN and _set_up(session):
+        back_is_main = not session.page and session.stack and session.stack[-1] == MAIN
+        if screen.id != MAIN and _set_up(session) and not back_is_main:  # no two lines leading to one place
             nav.append(f"{MAIN_KEY}. {i18n.t(lang, 'nav.main')}")
         pages = paginate(pieces, nav, i18n.t(lang, "nav.more"), self.budget(call))
         session.page = min(session.page, len(pages) - 1)
+        session.pages = len(pages)
         return Reply(pages[session.page].text)
 
     def budget(self, call: Call) -> Budget:
@@ -116,8 +145,9 @@ class Engine:
         return header, [i18n.t(lang, opt.label) for opt in screen.options]
 
     def _list_items(self, call: Call, session: Session, screen: Screen) -> list[dict]:
-        governorate = session.vars.get("governorate")
-        return directory.list_services(call.db, list(screen.categories), governorate or None)
+        governorate = session.vars.get("governorate") or None
+        return self.cache.get(("list", screen.categories, governorate),
+                              lambda: directory.list_services(call.db, list(screen.categories), governorate))
 
     def _areas(self, call: Call, session: Session, screen: Screen) -> list[dict]:
         if screen.level == "governorate":
@@ -125,7 +155,9 @@ class Engine:
         return directory.delegations(call.db, session.vars.get(screen.parent_var or "governorate") or "")
 
     def _detail_text(self, call: Call, session: Session) -> str:
-        return service_text(call.db, session.vars.get("service"), session.lang) or i18n.t(session.lang, "list.gone")
+        service_id, lang = session.vars.get("service"), session.lang
+        text = self.cache.get(("detail", service_id, lang), lambda: service_text(call.db, service_id, lang))
+        return text or i18n.t(lang, "list.gone")
 
     # -- input ------------------------------------------------------------------------------------------
 
@@ -142,7 +174,7 @@ class Engine:
                 session.page -= 1
             else:
                 session.screen, session.page = session.stack.pop(), 0
-        elif choice == MORE and self._has_more(call, session):
+        elif choice == MORE and session.page + 1 < session.pages:
             session.page += 1
         elif screen.type == "input" and raw and raw not in (BACK, MAIN_KEY):
             session.vars[screen.var] = raw[:MAX_INPUT]
@@ -152,12 +184,6 @@ class Engine:
         else:
             return self.render(call, session, hint=i18n.t(lang, "nav.invalid"))
         return self.render(call, session)
-
-    def _has_more(self, call: Call, session: Session) -> bool:
-        probe = Session(lang=session.lang, contact_key=session.contact_key, screen=session.screen,
-                        page=session.page + 1, stack=list(session.stack), vars=session.vars)
-        self.render(call, probe)
-        return probe.page == session.page + 1
 
     def _option_count(self, call: Call, session: Session, screen: Screen) -> int:
         if screen.type == "list":

@@ -18,6 +18,7 @@ class Session:
     contact_key: str
     screen: str = ""
     page: int = 0
+    pages: int = 1  # how many pages the screen had when last shown, so "More" knows if there is one
     stack: list = field(default_factory=list)
     vars: dict = field(default_factory=dict)
     consumed: int = 0  # inputs already read from a cumulative USSD text ("1*2*3")

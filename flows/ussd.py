@@ -4,7 +4,6 @@ from __future__ import annotations
 from flask import abort
 
 from flows.calls import caller, make_call, new_session, queue_outgoing
-from gateway.store import transaction
 
 MAX_SESSION_ID = 200
 
@@ -30,18 +29,19 @@ def hop(ctx, *, channel: str, session_id: str, phone: str, text: str, input_mode
         session = store.get(key)
         if session is not None and session.contact_key != contact_key:
             session = None  # another number reusing a session id gets its own session, never this one's answers
-        with transaction(db):
-            if session is None:
-                # a first hop, or a session we never saw or forgot (restart): begin at the start screen
-                session = new_session(ctx, db, contact_key)
-                session.consumed = len(text.split("*")) if text and input_mode == "whole" else 0
-                call = make_call(ctx, db, e164, session, "ussd")
-                reply = engine.start(call, session)
-            else:
-                answer = _new_input(session, text, input_mode)
-                call = make_call(ctx, db, e164, session, "ussd")
-                reply = engine.render(call, session) if answer is None else engine.step(call, session, answer)
-            queue_outgoing(ctx, db, call)
+        # No transaction around the hop: most hops only read, and the few writes (language, a subscription,
+        # a referral) are each atomic on their own; holding SQLite's write lock here would serialize callers.
+        if session is None:
+            # a first hop, or a session we never saw or forgot (restart): begin at the start screen
+            session = new_session(ctx, db, contact_key)
+            session.consumed = len(text.split("*")) if text and input_mode == "whole" else 0
+            call = make_call(ctx, db, e164, session, "ussd")
+            reply = engine.start(call, session)
+        else:
+            answer = _new_input(session, text, input_mode)
+            call = make_call(ctx, db, e164, session, "ussd")
+            reply = engine.render(call, session) if answer is None else engine.step(call, session, answer)
+        queue_outgoing(ctx, db, call)
         if reply.end:
             store.drop(key)
         else:

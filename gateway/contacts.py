@@ -6,6 +6,7 @@ nothing sensitive is ever stored here: no timestamps, no screens visited, no lin
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 
@@ -16,6 +17,7 @@ class BadNumber(ValueError):
     pass
 
 
+@functools.lru_cache(maxsize=4096)  # every hop of a session repeats the number; parsing it is the slow part
 def normalize(raw: str, region: str = "TN") -> str:
     """E.164 for a number as providers send it (+216..., 216..., 0021 6..., or 8 national digits)."""
     text = (raw or "").strip()

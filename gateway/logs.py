@@ -1,7 +1,7 @@
 """Logging that cannot leak a phone number.
 
 Code must not log numbers in the first place; this filter is the belt to that braces. It masks any run of
-eight or more digits (optionally with +, spaces, dots or dashes between them) in the message, its arguments
+eight or more digits (optionally with +, single spaces or dots between them) in the message, its arguments
 and any formatted traceback, because a Tunisian number is 8 digits and +216 prefixes it.
 """
 from __future__ import annotations
@@ -10,7 +10,9 @@ import logging
 import re
 import sys
 
-PHONE_LIKE = re.compile(r"\+?\d(?:[\s.\-]?\d){7,}")
+# Spaces and dots are how numbers are written ("20 123 456", "20.123.456"); hyphens and colons are left out
+# so that the log's own timestamps ("2026-11-23 00:48:46") stay readable.
+PHONE_LIKE = re.compile(r"\+?\d(?:[ .]?\d){7,}")
 
 
 def redact(text: str) -> str:

@@ -65,6 +65,21 @@ def count(text: str) -> Segments:
     return Segments(encoding, total, parts)
 
 
+def measure(text: str) -> tuple[bool, int, int]:
+    """(is GSM-7, length in septets if it is, length in UTF-16 units): both sizes in one pass."""
+    gsm, ext, astral = True, 0, 0
+    for c in text:
+        if c in _BASIC:
+            continue
+        if c in _EXT:
+            ext += 1
+        else:
+            gsm = False
+            if ord(c) > 0xFFFF:
+                astral += 1
+    return gsm, len(text) + ext, len(text) + astral
+
+
 def screen_length(text: str) -> tuple[str, int]:
     """(encoding, length in that encoding's units): how much of a USSD screen the text takes."""
     encoding = "GSM-7" if is_gsm7(text) else "UCS-2"

@@ -1,0 +1,153 @@
+"""USSD hops through the real server, against a bare Flask endpoint under the same server, in the same run.
+
+    python3 bench/ussd.py [--hops 2000] [--concurrency 8]
+
+Each server runs in its own process (waitress, as `dalil serve` runs it) with a fresh SQLite file and the demo
+directory; the client walks whole sessions (language, area, menu, list, detail, back) with keep-alive
+connections, as an aggregator does. Prints hops/s and p99 latency for both, and their ratios.
+Targets (issue 2): p99 under 25 ms, and at least 0.5 of the bare endpoint's throughput.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+
+SERVE = r"""
+import sys, waitress
+kind, port, folder = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+if kind == "bare":
+    from flask import Flask, Response
+    app = Flask("bare")
+    @app.post("/hooks/africastalking/tok/ussd")
+    def ussd():
+        return Response("CON Dalil\n1. Jobs and training\n2. Start a business", mimetype="text/plain")
+else:
+    from gateway import create_app
+    from flows import directory
+    app = create_app({"gateway": {"database": folder + "/bench.db", "keys_dir": folder + "/keys",
+                                  "log_level": "WARNING"},
+                      "channels": {"africastalking": {"webhook_token": "tok"}}, "dispatcher": {"enabled": False}})
+    directory.load_demo(app.extensions["dalil"].db())
+waitress.serve(app, host="127.0.0.1", port=port, threads=8, _quiet=True)
+"""
+
+# One session: first contact (language, area), main menu, jobs, a list, a detail, its next page, back twice.
+FIRST_CONTACT = ["3", "3"]
+BROWSE = ["1", "1", "1", "98", "0", "0"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(kind: str, folder: str) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    proc = subprocess.Popen([sys.executable, "-c", SERVE, kind, str(port), folder], env=env)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit(f"{kind} server did not start")
+
+
+def run_client(port: int, hops: int, concurrency: int) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    lock = threading.Lock()
+    remaining = [hops]
+    session_ids = iter(range(10**9))
+
+    def take() -> bool:
+        with lock:
+            if remaining[0] <= 0:
+                return False
+            remaining[0] -= 1
+            return True
+
+    def worker():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        while True:
+            with lock:
+                n = next(session_ids)
+            phone = f"+2162{n % 10_000_000:07d}"
+            inputs: list[str] = []
+            for key in [None] + FIRST_CONTACT + BROWSE:
+                if key is not None:
+                    inputs.append(key)
+                if not take():
+                    conn.close()
+                    return
+                body = urllib.parse.urlencode({"sessionId": f"bench-{n}", "phoneNumber": phone,
+                                               "serviceCode": "*216#", "text": "*".join(inputs)})
+                t0 = time.perf_counter()
+                conn.request("POST", "/hooks/africastalking/tok/ussd", body,
+                             {"Content-Type": "application/x-www-form-urlencoded"})
+                response = conn.getresponse()
+                text = response.read()
+                elapsed = time.perf_counter() - t0
+                if response.status != 200 or not text.startswith((b"CON ", b"END ")):
+                    raise SystemExit(f"bad answer {response.status}: {text[:200]!r}")
+                with lock:
+                    latencies.append(elapsed)
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - t0, latencies
+
+
+def p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+def measure(kind: str, hops: int, concurrency: int) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        proc, port = start_server(kind, folder)
+        try:
+            run_client(port, min(200, hops), concurrency)  # warm-up: imports, caches, first connections
+            wall, latencies = run_client(port, hops, concurrency)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    return {"hops": len(latencies), "hops_per_s": len(latencies) / wall, "p99_ms": p99(latencies) * 1000,
+            "median_ms": sorted(latencies)[len(latencies) // 2] * 1000}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hops", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    bare = measure("bare", args.hops, args.concurrency)
+    dalil = measure("dalil", args.hops, args.concurrency)
+    ratio = dalil["hops_per_s"] / bare["hops_per_s"]
+    print(f"bare Flask endpoint : {bare['hops_per_s']:8.0f} hops/s   p99 {bare['p99_ms']:6.2f} ms   "
+          f"median {bare['median_ms']:5.2f} ms")
+    print(f"Dalil USSD flows    : {dalil['hops_per_s']:8.0f} hops/s   p99 {dalil['p99_ms']:6.2f} ms   "
+          f"median {dalil['median_ms']:5.2f} ms   ({dalil['hops']} hops, {args.concurrency} concurrent sessions)")
+    print(f"throughput ratio    : {ratio:.2f} of the bare endpoint (target >= 0.5)")
+    print(f"p99 latency         : {dalil['p99_ms']:.2f} ms (target < 25 ms)")
+    print(json.dumps({"dalil": dalil, "bare": bare, "ratio": round(ratio, 3)}))
+
+
+if __name__ == "__main__":
+    main()
