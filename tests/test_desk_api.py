@@ -1,0 +1,205 @@
+"""Bad input and attacks on the desk API: each refused with a clear reason and a log line, never a 500 or a leak."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import pytest
+
+from conftest import LiveServer
+from referrals import sealing
+from referrals.desk import client, home as desk_home, store as desk_store
+from referrals.desk_protocol import sign
+from test_referral_support import add_cso, refer
+
+MUNICIPALITY, COORDINATOR = "muni-token-0123456789", "coord-token-0123456789"
+
+
+@pytest.fixture
+def config(make_config):
+    return make_config(referrals={"municipality_token": MUNICIPALITY, "coordinator_token": COORDINATOR})
+
+
+@pytest.fixture
+def two(app, tmp_path):
+    """Two CSOs, one referral each."""
+    amal = desk_home.load(add_cso(app, tmp_path, "amal", needs=("legal",)))
+    nour = desk_home.load(add_cso(app, tmp_path, "nour", needs=("health",)))
+    return amal, nour, refer(app, "amal", need="legal"), refer(app, "nour", need="health")
+
+
+def signed(c, desk, method, path, body=None, **kw):
+    data = json.dumps(body).encode() if body is not None else b""
+    headers = sign(desk.cso_id, desk.token, desk.sign_key, method, path, data, **kw)
+    headers["Content-Type"] = "application/json"
+    return c.open(path, method=method, data=data, headers=headers)
+
+
+def refused(r, status, reason_part, caplog):
+    assert r.status_code == status, r.get_data(as_text=True)
+    assert reason_part in r.get_json()["reason"]
+    assert any("refused" in rec.getMessage() for rec in caplog.records if rec.levelno >= logging.WARNING)
+
+
+def test_a_signed_request_works_and_its_replay_is_refused(client, two, caplog):
+    amal, *_ = two
+    data = b""
+    headers = sign(amal.cso_id, amal.token, amal.sign_key, "GET", "/api/desk/inbox", data)
+    first = client.get("/api/desk/inbox", headers=headers)
+    assert first.status_code == 200 and len(first.get_json()["referrals"]) == 1
+    refused(client.get("/api/desk/inbox", headers=headers), 401, "replayed", caplog)
+
+
+def test_forged_stale_and_tokenless_requests_are_refused(client, two, caplog):
+    amal, nour, *_ = two
+    # signed with another CSO's key
+    forged = sign(amal.cso_id, amal.token, nour.sign_key, "GET", "/api/desk/inbox")
+    refused(client.get("/api/desk/inbox", headers=forged), 401, "bad request signature", caplog)
+    # signed for a different path than the one asked
+    moved = sign(amal.cso_id, amal.token, amal.sign_key, "GET", "/api/desk/inbox?known_size=0")
+    refused(client.get("/api/desk/inbox", headers=moved), 401, "bad request signature", caplog)
+    # body changed after signing
+    h = sign(amal.cso_id, amal.token, amal.sign_key, "POST", "/api/desk/ack", b'{"referrals": []}')
+    r = client.post("/api/desk/ack", data=b'{"referrals": ["x"]}', headers=h)
+    refused(r, 401, "bad request signature", caplog)
+    stale = sign(amal.cso_id, amal.token, amal.sign_key, "GET", "/api/desk/inbox", now=time.time() - 3600)
+    refused(client.get("/api/desk/inbox", headers=stale), 401, "timestamp outside", caplog)
+    wrong_token = sign(amal.cso_id, "not-the-token", amal.sign_key, "GET", "/api/desk/inbox")
+    refused(client.get("/api/desk/inbox", headers=wrong_token), 401, "wrong token", caplog)
+    other_token = sign(amal.cso_id, nour.token, amal.sign_key, "GET", "/api/desk/inbox")
+    refused(client.get("/api/desk/inbox", headers=other_token), 401, "wrong token", caplog)
+    refused(client.get("/api/desk/inbox"), 401, "missing authentication", caplog)
+    unknown = sign("ghost", amal.token, amal.sign_key, "GET", "/api/desk/inbox")
+    refused(client.get("/api/desk/inbox", headers=unknown), 401, "unknown organisation", caplog)
+
+
+def test_one_csos_credentials_cannot_touch_anothers_referrals(client, two, caplog):
+    amal, nour, mine, theirs = two
+    # the inbox holds only amal's
+    inbox = signed(client, amal, "GET", "/api/desk/inbox").get_json()
+    assert [r["code"] for r in inbox["referrals"]] == [mine.code]
+    # acknowledging or deciding on nour's referral: refused, as if it did not exist
+    r = signed(client, amal, "POST", "/api/desk/ack", {"referrals": [theirs.referral_id]})
+    refused(r, 404, "no referral", caplog)
+    r = signed(client, amal, "POST", "/api/desk/events", {"events": [{"referral": theirs.referral_id,
+                                                                        "event": "accepted"}]})
+    refused(r, 404, "no referral", caplog)
+    r = signed(client, amal, "POST", "/api/desk/events", {"events": [{"referral": "nonexistent", "event": "closed"}]})
+    refused(r, 404, "no referral", caplog)
+    # nour's envelope is untouched
+    assert len(signed(client, nour, "GET", "/api/desk/inbox").get_json()["referrals"]) == 1
+
+
+def test_malformed_bodies_and_impossible_transitions(client, two, caplog):
+    amal, _, mine, _ = two
+    for body in (["not", "an", "object"], {"referrals": "x"}, {"events": [{"referral": mine.referral_id,
+                                                                             "event": "teleported"}]}):
+        path = "/api/desk/events" if "events" in str(body) else "/api/desk/ack"
+        r = signed(client, amal, "POST", path, body)
+        assert r.status_code == 400, (body, r.get_data(as_text=True))
+    h = sign(amal.cso_id, amal.token, amal.sign_key, "POST", "/api/desk/ack", b"{not json")
+    assert client.post("/api/desk/ack", data=b"{not json", headers=h).status_code == 400
+    ok = signed(client, amal, "POST", "/api/desk/events", {"events": [{"referral": mine.referral_id, "event": "closed"}]})
+    assert ok.status_code == 200
+    r = signed(client, amal, "POST", "/api/desk/events", {"events": [{"referral": mine.referral_id,
+                                                                        "event": "accepted"}]})
+    refused(r, 409, "cannot be accepted", caplog)
+
+
+def test_roles(client, two, caplog):
+    _, _, mine, _ = two
+    muni = {"Authorization": f"Bearer {MUNICIPALITY}"}
+    coord = {"Authorization": f"Bearer {COORDINATOR}"}
+    assert client.get("/api/reports/referrals", headers=muni).status_code == 200
+    for path in ("/api/csos", f"/api/referrals/{mine.code}", "/api/referrals/R-XXXXXX", "/api/desk/inbox"):
+        refused(client.get(path, headers=muni), 403, "may not" if "desk" not in path else "role tokens", caplog)
+    assert client.post("/api/desk/ack", headers=muni, json={}).status_code == 403
+    assert client.get("/api/csos").status_code == 401
+    listed = client.get("/api/csos", headers=coord).get_json()["csos"]
+    assert {c["id"] for c in listed} == {"amal", "nour"}
+    assert all("token_hash" not in c and "box_key" not in c for c in listed)
+    status = client.get(f"/api/referrals/{mine.code.lower()}", headers=coord).get_json()
+    assert status["state"] == "sealed" and status["organisation"] == "Association Amal"
+    r = client.get("/api/referrals/R-NOPE99", headers=coord)
+    assert r.status_code == 404 and r.get_json()["reason"] == "unknown reference code"
+    assert any("unknown reference code" in rec.getMessage() for rec in caplog.records)
+
+
+def test_public_head(client, two):
+    body = client.get("/api/ledger/head").get_json()
+    assert body["head"]["tree_size"] == 2 and len(body["gateway_key"]) == 64
+
+
+@pytest.fixture
+def served(app):
+    with LiveServer(app) as live:
+        yield live
+
+
+def test_tampered_envelope_is_refused_by_the_desk_and_not_acknowledged(app, served, tmp_path, caplog):
+    home = add_cso(app, tmp_path, "amal", url=served.url)
+    good, bad = refer(app), refer(app)
+    db = app.extensions["dalil"].db()
+    box = bytearray(db.execute("SELECT envelope FROM referrals WHERE id = ?", [bad.referral_id]).fetchone()[0])
+    box[40] ^= 0xFF
+    db.execute("UPDATE referrals SET envelope = ? WHERE id = ?", [bytes(box), bad.referral_id])
+    desk = desk_home.load(home)
+    result = client.sync(desk)
+    assert result.received == 1 and any(bad.code in a for a in result.alerts)
+    with desk_store.connect(desk.db_path) as conn:
+        assert [r["code"] for r in desk_store.referrals(conn)] == [good.code]
+        alerts = desk_store.alerts(conn)
+    assert alerts[0]["kind"] == "envelope" and "differs from the one the log recorded" in alerts[0]["params"]["reason"]
+    # the tampered one stays on the gateway (not acknowledged), the good one is gone
+    rows = dict(db.execute("SELECT id, envelope IS NOT NULL FROM referrals").fetchall())
+    assert rows == {good.referral_id: 0, bad.referral_id: 1}
+    # a second sync does not alert again
+    assert not client.sync(desk).alerts
+
+
+def test_envelope_swapped_between_rows_fails_the_signature(app, tmp_path):
+    """Consistent with the log but moved: the gateway's signature binds an envelope to its referral and CSO."""
+    from referrals.keyring import gateway_key
+    home = add_cso(app, tmp_path, "amal")
+    a, b = refer(app), refer(app)
+    desk = desk_home.load(home)
+    db = app.extensions["dalil"].db()
+    box_b, sig_b = db.execute("SELECT envelope, signature FROM referrals WHERE id = ?", [b.referral_id]).fetchone()
+    with pytest.raises(sealing.EnvelopeError, match="signature"):
+        sealing.open_envelope(desk.gateway_key, "amal", desk.box_secret, a.referral_id, box_b, sig_b)
+    content = sealing.open_envelope(desk.gateway_key, "amal", desk.box_secret, b.referral_id, box_b, sig_b)
+    assert content["code"] == b.code
+    assert gateway_key(app.extensions["dalil"]).verify_key == desk.gateway_key
+
+
+def test_desk_works_offline_and_sends_decisions_later(app, tmp_path):
+    home = add_cso(app, tmp_path, "amal")
+    with LiveServer(app) as live:
+        desk_home.connect(home, live.url, "amal", desk_home.load(home).token,
+                          bytes(desk_home.load(home).gateway_key).hex(), "fr")
+        desk = desk_home.load(home)
+        s = refer(app)
+        assert client.sync(desk).received == 1
+    # the gateway is gone: the caseworker still reads and decides
+    assert client.act(desk, s.referral_id, "accepted")
+    offline = client.sync(desk)
+    assert offline.offline and "unreachable" in offline.error
+    web = __import__("referrals.desk.web", fromlist=["x"]).create_desk_app(desk).test_client()
+    page = web.get(f"/r/{s.referral_id}", base_url="http://127.0.0.1:8765").get_data(as_text=True)
+    assert "+21620123456" in page and "Accepté" in page
+    db = app.extensions["dalil"].db()
+    assert db.execute("SELECT state FROM referrals").fetchone()[0] == "fetched"
+    with LiveServer(app) as live:
+        desk_home.connect(home, live.url, "amal", desk.token, bytes(desk.gateway_key).hex(), "fr")
+        back = client.sync(desk_home.load(home))
+        assert back.ok and back.sent == 1
+    assert db.execute("SELECT state FROM referrals").fetchone()[0] == "accepted"
+
+
+def test_desk_inbox_refuses_foreign_hosts_and_missing_form_tokens(app, tmp_path):
+    from referrals.desk.web import create_desk_app
+    home = add_cso(app, tmp_path, "amal")
+    web = create_desk_app(desk_home.load(home)).test_client()
+    assert web.get("/", base_url="http://evil.example:8765").status_code == 403
+    assert web.post("/sync", base_url="http://127.0.0.1:8765").status_code == 403
