@@ -1,0 +1,168 @@
+"""Routing, consent and erasure as the flow's actions see them, and the SMS erasure keyword in three languages."""
+from __future__ import annotations
+
+import pytest
+
+from flows.actions import ACTIONS, Call, load_actions
+from gateway.inbound import InboundSMS, receive_sms
+from referrals import csos, erasure, store
+from referrals.desk import client, home as desk_home, store as desk_store
+from conftest import LiveServer
+from test_referral_support import PHONE, add_cso, refer
+
+load_actions()
+
+
+def call_for(app, phone=PHONE, channel="ussd", **vars_):
+    ctx = app.extensions["dalil"]
+    return Call(ctx=ctx, db=ctx.db(), phone=phone, contact_key="k" * 64, lang="en", channel=channel, vars=dict(vars_))
+
+
+def test_routing_prefers_the_delegation_then_the_governorate_then_everywhere(app, tmp_path):
+    add_cso(app, tmp_path, "nord", needs=("legal",), areas=("kairouan_nord",))
+    add_cso(app, tmp_path, "gov", needs=("legal",), areas=("kairouan",))
+    add_cso(app, tmp_path, "national", needs=("legal", "food"), areas=("*",))
+    db = app.extensions["dalil"].db()
+    assert csos.route(db, "legal", "kairouan", "kairouan_nord")["id"] == "nord"
+    assert csos.route(db, "legal", "kairouan", "sbikha")["id"] == "gov"
+    assert csos.route(db, "legal", "medenine", "ben_guerdane")["id"] == "national"
+    assert csos.route(db, "legal", None, None)["id"] == "national"
+    assert csos.route(db, "food", "kairouan", None)["id"] == "national"
+    assert csos.route(db, "shelter", "kairouan", None) is None
+
+
+def test_least_loaded_and_capacity(app, tmp_path):
+    add_cso(app, tmp_path, "big", needs=("health",), areas=("medenine",), capacity=10)
+    add_cso(app, tmp_path, "small", needs=("health",), areas=("medenine",), capacity=2)
+    db = app.extensions["dalil"].db()
+    picks = []
+    for _ in range(13):
+        cso = csos.route(db, "health", "medenine", None)
+        picks.append(cso["id"] if cso else None)
+        if cso:
+            refer(app, cso["id"], need="health", governorate="medenine", delegation=None)
+    # load is relative to capacity: small takes 2, then it is full; big fills up to 10; the 13th finds none
+    assert picks.count("small") == 2 and picks.count("big") == 10 and picks[-1] is None
+
+
+def test_route_action_names_the_cso_or_says_none(app, tmp_path):
+    add_cso(app, tmp_path, "amal", needs=("legal",), areas=("kairouan",), name="Association Amal")
+    call = call_for(app, help_need="legal", help_gov="kairouan", help_deleg="kairouan_nord")
+    assert ACTIONS["referral.route"](call) is None and call.vars["org"] == "Association Amal"
+    assert ACTIONS["referral.route"](call_for(app, help_need="shelter", help_gov="kairouan")) == "help_none"
+    assert ACTIONS["referral.route"](call_for(app, help_need="nonsense")) == "help_none"
+    assert ACTIONS["referral.skip_delegation"](call_for(app, help_gov="")) == "help_nationality"
+    assert ACTIONS["referral.skip_delegation"](call_for(app, help_gov="kairouan")) is None
+
+
+def test_refusing_consent_stores_nothing_and_consenting_once_stores_one(app, tmp_path):
+    add_cso(app, tmp_path, "amal", needs=("legal",), areas=("kairouan",))
+    db = app.extensions["dalil"].db()
+    call = call_for(app, help_need="legal", help_gov="kairouan", help_deleg="kairouan_nord",
+                    help_nationality="sudanese", help_status="nopapers", help_note="1")
+    ACTIONS["referral.route"](call)
+    # "No" is a plain goto to help_declined: no action runs; nothing was written by routing
+    assert db.execute("SELECT count(*) FROM referrals").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM ledger_entries").fetchone()[0] == 0
+    assert ACTIONS["referral.submit"](call) == "help_done"
+    assert ACTIONS["referral.submit"](call) == "help_done"  # a provider retry of the same hop
+    assert db.execute("SELECT count(*) FROM referrals").fetchone()[0] == 1
+    assert "help_nationality" not in call.vars and "help_note" not in call.vars  # sealed, then forgotten
+    (text, kind, sensitive), = call.outgoing
+    assert call.vars["code"] in text and sensitive and kind == "reply"
+
+
+@pytest.mark.parametrize("word,lang", [("ERASE", "en"), ("effacer", "fr"), (" Supprimer ", "fr"), ("امسح", "ar"),
+                                       ("delete!", "en")])
+def test_erasure_keyword_in_each_language(app, tmp_path, word, lang):
+    add_cso(app, tmp_path, "amal")
+    add_cso(app, tmp_path, "nour")
+    ctx = app.extensions["dalil"]
+    assert receive_sms(ctx, InboundSMS("africastalking", PHONE, word, f"id-{lang}-{word}"))
+    db = ctx.db()
+    # one sealed notice per CSO, whoever the person is: the gateway cannot know which CSOs matter
+    assert db.execute("SELECT count(*) FROM erasure_notices").fetchone()[0] == 2
+    body = db.execute("SELECT body FROM outbox ORDER BY id DESC").fetchone()[0]
+    from messages import i18n
+    assert body == i18n.t(lang, "help.erase.done")
+    blob = b"".join(r[0] for r in db.execute("SELECT sealed FROM erasure_notices"))
+    assert PHONE[1:].encode() not in blob
+
+
+def test_not_an_erasure_keyword(app):
+    from referrals import keywords
+    assert keywords.keyword_language("erase my data please") is None
+    assert keywords.keyword_language("") is None
+
+
+def test_erasure_reaches_only_the_desks_holding_that_number(app, tmp_path):
+    with LiveServer(app) as live:
+        amal = desk_home.load(add_cso(app, tmp_path, "amal", url=live.url))
+        nour = desk_home.load(add_cso(app, tmp_path, "nour", url=live.url))
+        mine_a = refer(app, "amal")
+        other_a = refer(app, "amal", phone="+21620999888")
+        unsynced_n = refer(app, "nour")
+        assert client.sync(amal).received == 2  # nour has not synced yet: its envelope waits on the gateway
+        ctx = app.extensions["dalil"]
+        assert ACTIONS["referral.erase"](call_for(app)) == "help_erased"
+        ra, rn = client.sync(amal), client.sync(nour)
+        assert ra.erased == 1 and rn.received == 1 and rn.erased == 1
+        with desk_store.connect(amal.db_path) as conn:
+            assert [r["code"] for r in desk_store.referrals(conn)] == [other_a.code]
+        with desk_store.connect(nour.db_path) as conn:
+            assert desk_store.referrals(conn) == []
+        db = ctx.db()
+        states = dict(db.execute("SELECT code, state FROM referrals").fetchall())
+        assert states == {mine_a.code: "erased", other_a.code: "fetched", unsynced_n.code: "erased"}
+        assert db.execute("SELECT count(*) FROM erasure_notices").fetchone()[0] == 0
+        assert db.execute("SELECT count(*) FROM referrals WHERE envelope IS NOT NULL").fetchone()[0] == 0
+        events = [r[0] for r in db.execute("SELECT data FROM ledger_entries")]
+        assert sum(b'"erased"' in e for e in events) == 2 and sum(b'"erasure_requested"' in e for e in events) == 1
+
+
+def test_erasure_match_refuses_absurd_parameters():
+    notice = {"salt": "AAAAAAAAAAAAAAAAAAAAAA==", "match": "AAAA", "opslimit": 2, "memlimit": 1 << 40}
+    assert not erasure.matches(PHONE, notice)
+    assert not erasure.matches(PHONE, {"salt": "%%%"})
+
+
+def test_expiry_deletes_unfetched_envelopes_and_logs_it(app, tmp_path, monkeypatch):
+    from referrals import days, relay
+    from referrals.runtime import expire_now
+    add_cso(app, tmp_path, "amal")
+    ctx = app.extensions["dalil"]
+    old = refer(app)
+    assert relay.expire(ctx, ctx.db()) == 0
+    monkeypatch.setattr(days, "today", lambda: "2099-01-01")
+    assert expire_now(ctx) == 1
+    db = ctx.db()
+    assert db.execute("SELECT state, envelope FROM referrals WHERE id = ?", [old.referral_id]).fetchone() == (
+        "expired", None)
+    assert b'"expired"' in db.execute("SELECT data FROM ledger_entries ORDER BY idx DESC").fetchone()[0]
+
+
+def test_background_scheduler_starts_and_stops(app):
+    from referrals import runtime
+    runtime.start_background(app)
+    scheduler = app.extensions["dalil"].services["referrals.scheduler"]
+    assert scheduler.get_job(runtime.JOB_ID) is not None
+    runtime.stop_background(app)
+    assert "referrals.scheduler" not in app.extensions["dalil"].services
+
+
+def test_registry_rejects_bad_input(app, tmp_path):
+    db = app.extensions["dalil"].db()
+    public = csos.keygen(tmp_path / "k" / "cso.key")
+    ok = dict(name="X", contact="c", needs=["legal"], areas=["kairouan"], capacity=3, public_bundle=public)
+    for bad, message in [({"needs": ["magic"]}, "needs"), ({"areas": []}, "areas"), ({"capacity": 0}, "capacity"),
+                         ({"public_bundle": "ssh-rsa AAAA"}, "public key"), ({"name": " "}, "name")]:
+        with pytest.raises(csos.RegistryError, match=message):
+            csos.register(db, "x1", **{**ok, **bad})
+    with pytest.raises(csos.RegistryError, match="id"):
+        csos.register(db, "Bad Id!", **ok)
+    csos.register(db, "x1", **ok)
+    with pytest.raises(csos.RegistryError, match="already"):
+        csos.register(db, "x1", **ok)
+    with pytest.raises(FileExistsError):
+        csos.keygen(tmp_path / "k" / "cso.key")  # a CSO's key is never overwritten
+    assert store.get_cso(db, "x1")["token_hash"] != b""
