@@ -61,6 +61,8 @@ def _screen_problems(screen: Screen, flows: Flows, actions) -> list[str]:
             problems.append(f"option {n} names unknown action '{option.action}'")
         if option.goto and option.goto not in flows.screens:
             problems.append(f"option {n} goes to unknown screen '{option.goto}'")
+        if "language" in option.set and option.set["language"] not in i18n.LANGUAGES:
+            problems.append(f"option {n} sets an unknown language {option.set['language']!r}")
     if screen.type in ("menu", "detail") and not screen.options and not is_router:
         problems.append("a menu with no options")
     if screen.type == "end" and screen.options:

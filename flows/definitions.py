@@ -70,29 +70,42 @@ class Flows:
         return self.screens[screen_id]
 
 
-def parse_screen(screen_id: str, raw: dict, source: str) -> Screen:
+SCREEN_TYPES_OF = {"type": str, "text": str, "on_enter": str, "goto": str, "var": str, "level": str,
+                   "parent_var": str, "allow_skip": bool, "sms_only": bool, "categories": list, "options": list}
+OPTION_TYPES_OF = {"label": str, "goto": str, "action": str, "set": dict}
+
+
+def _check_types(raw: dict, types: dict, where: str) -> None:
+    for key, value in raw.items():
+        expected = types[key]
+        if not isinstance(value, expected):
+            kind = {str: "a string", bool: "true or false", list: "a list", dict: "a table"}[expected]
+            raise FlowError(f"{where}: '{key}' must be {kind}")
+
+
+def parse_option(raw, where: str) -> Option:
+    if not isinstance(raw, dict) or set(raw) - OPTION_KEYS:
+        raise FlowError(f"{where} must be a table with keys among {', '.join(sorted(OPTION_KEYS))}")
+    _check_types(raw, OPTION_TYPES_OF, where)
+    return Option(label=raw.get("label"), goto=raw.get("goto"), action=raw.get("action"), set=dict(raw.get("set", {})))
+
+
+def parse_screen(screen_id: str, raw, source: str) -> Screen:
     """Build a Screen, raising FlowError naming the file, screen and key for anything malformed."""
     where = f"{source}: screen '{screen_id}'"
     if not isinstance(raw, dict):
         raise FlowError(f"{where}: must be a table")
     unknown = set(raw) - SCREEN_KEYS
     if unknown:
-        raise FlowError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
-    options = []
-    for i, opt in enumerate(raw.get("options", []), start=1):
-        if not isinstance(opt, dict) or set(opt) - OPTION_KEYS:
-            raise FlowError(f"{where}: option {i} must be a table with keys among {', '.join(sorted(OPTION_KEYS))}")
-        if not isinstance(opt.get("set", {}), dict):
-            raise FlowError(f"{where}: option {i}: 'set' must be a table")
-        options.append(Option(label=opt.get("label"), goto=opt.get("goto"), action=opt.get("action"),
-                              set=dict(opt.get("set", {}))))
+        raise FlowError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
+    _check_types(raw, SCREEN_TYPES_OF, where)
+    if not all(isinstance(c, str) for c in raw.get("categories", [])):
+        raise FlowError(f"{where}: 'categories' must be a list of strings")
+    options = tuple(parse_option(opt, f"{where}: option {i}") for i, opt in enumerate(raw.get("options", []), 1))
     fields = {k: v for k, v in raw.items() if k != "options"}
     if "categories" in fields:
         fields["categories"] = tuple(fields["categories"])
-    try:
-        return Screen(id=screen_id, source=source, options=tuple(options), **fields)
-    except TypeError as e:  # pragma: no cover - guarded by SCREEN_KEYS
-        raise FlowError(f"{where}: {e}") from None
+    return Screen(id=screen_id, source=source, options=options, **fields)
 
 
 def load(directory: Path = DEFINITIONS_DIR) -> Flows:
