@@ -1,17 +1,70 @@
 """The outbox: every outbound SMS is a row here before any provider sees it.
 
-States: queued -> sending -> sent -> delivered, or failed / expired. The dispatcher (gateway/dispatcher.py)
-moves rows along; everything else only calls ``enqueue``.
+States: queued -> sending -> sent -> delivered, or failed / expired. ``enqueue`` is all most code needs; the
+dispatcher (gateway/dispatcher.py) and the pull channel (SMSSync) move rows along with the functions below, each
+one statement that checks the state it expects, so two dispatchers on one file never both win a row.
+
+A row in ``sending`` is leased: ``lease_until`` is when it returns to ``queued`` if its dispatcher died.
+Sensitive rows lose their number and text as soon as they reach a final state (sent, failed, expired): the
+delivery receipt finds them by ``provider_id``.
 """
 from __future__ import annotations
 
 import time
+import uuid
+from dataclasses import dataclass
+from typing import Iterable
 
+from gateway.logs import redact
 from gateway.store import transaction
 from messages.segments import count
 
 # Lower sends first: replies to a person waiting on the line, then referral notices, then blasts.
 PRIORITY = {"reply": 1, "referral": 2, "notice": 3, "test": 3, "blast": 8}
+
+STATES = ("queued", "sending", "sent", "delivered", "failed", "expired")
+
+# Applied with every move to a final state: a sensitive row keeps neither number nor text.
+_WIPE_IF_SENSITIVE = ("to_number = CASE WHEN sensitive THEN NULL ELSE to_number END, "
+                      "body = CASE WHEN sensitive THEN NULL ELSE body END")
+
+ERROR_CHARS = 200
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One claimed message, as a channel needs it."""
+    id: int
+    to: str
+    body: str
+    channel: str
+    segments: int
+    idempotency_key: str
+    attempts: int
+    sensitive: bool
+
+
+class SendError(Exception):
+    """A channel could not hand the message over. ``reason`` must hold no number and no message text."""
+
+    def __init__(self, reason: str, *, retry_after: float | None = None, opt_out: bool = False):
+        super().__init__(reason)
+        self.reason = clean_error(reason)
+        self.retry_after = retry_after
+        self.opt_out = opt_out
+
+
+class Transient(SendError):
+    """Try again later, perhaps on another channel: network down, timeout, throttled, provider 5xx."""
+
+
+class Permanent(SendError):
+    """Never retry this message: invalid number, landline, opted out."""
+
+
+def clean_error(text: str) -> str:
+    """Provider error texts often quote the number ('The To number +216... is invalid'): mask it, keep it short."""
+    return redact(" ".join(str(text).split()))[:ERROR_CHARS]
 
 
 def enqueue(db, to_number: str, body: str, *, kind: str = "reply", idempotency_key: str | None = None,
@@ -21,16 +74,170 @@ def enqueue(db, to_number: str, body: str, *, kind: str = "reply", idempotency_k
     """Queue one SMS; returns its id, or None when a row with the same idempotency key already exists.
 
     ``sensitive`` rows (anything sent to a person who asked for help) lose their number and text once sent.
+    ``channel`` asks for a channel; routing uses it while it is available and falls back otherwise.
+    Without an ``idempotency_key`` one is made up, so every row has one (SMSSync and the logs refer to it).
     """
     seg = count(body)
     now = time.time()
+    key = idempotency_key or f"auto:{uuid.uuid4().hex}"
     with transaction(db):
         cur = db.execute(
-            "INSERT INTO outbox (idempotency_key, to_number, body, kind, priority, channel, encoding, segments, "
-            "not_before, expires_at, created_at, updated_at, sensitive, campaign_id, subscriber_id) "
+            "INSERT INTO outbox (idempotency_key, to_number, body, kind, priority, requested_channel, encoding, "
+            "segments, not_before, expires_at, created_at, updated_at, sensitive, campaign_id, subscriber_id) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(idempotency_key) DO NOTHING",
-            [idempotency_key, to_number, body, kind, PRIORITY.get(kind, 5), channel, seg.encoding, seg.segments,
+            [key, to_number, body, kind, PRIORITY.get(kind, 5), channel, seg.encoding, seg.segments,
              not_before, expires_at if expires_at is not None else now + max_age_hours * 3600, now, now,
              int(sensitive), campaign_id, subscriber_id],
         )
         return cur.lastrowid if cur.rowcount else None
+
+
+def claim(db, owner: str, route: tuple[str, list], channels: Iterable[str], limit: int, lease_seconds: float,
+          now: float | None = None, provider_id_sql: str = "provider_id") -> list[Outgoing]:
+    """Lease up to ``limit`` ready rows whose route (an SQL expression from gateway.routing) is in ``channels``.
+
+    One UPDATE ... RETURNING: the rows move to ``sending`` in the same statement that picks them, so two
+    dispatchers never get the same row. Highest priority first, then the longest waiting.
+    """
+    channels = list(channels)
+    if not channels or limit <= 0:
+        return []
+    now = time.time() if now is None else now
+    expr, params = route
+    marks = ", ".join("?" for _ in channels)
+    rows = db.execute(
+        f"UPDATE outbox SET state = 'sending', lease_owner = ?, lease_until = ?, attempts = attempts + 1, "
+        f"channel = ({expr}), provider_id = {provider_id_sql}, updated_at = ? "
+        f"WHERE id IN (SELECT id FROM outbox WHERE state = 'queued' AND not_before <= ? "
+        f"AND (expires_at IS NULL OR expires_at > ?) AND ({expr}) IN ({marks}) "
+        f"ORDER BY priority, not_before, id LIMIT ?) "
+        f"RETURNING id, to_number, body, channel, segments, idempotency_key, attempts, sensitive, priority, "
+        f"not_before, provider_id",
+        [owner, now + lease_seconds, *params, now, now, now, *params, *channels, limit],
+    ).fetchall()
+    rows.sort(key=lambda r: (r[8], r[9], r[0]))
+    return [Outgoing(r[0], r[1], r[2], r[3], r[4] or 1, r[5], r[6], bool(r[7])) for r in rows]
+
+
+def provider_ids(db, ids: Iterable[int]) -> dict[int, str]:
+    ids = list(ids)
+    if not ids:
+        return {}
+    marks = ", ".join("?" for _ in ids)
+    return dict(db.execute(f"SELECT id, provider_id FROM outbox WHERE id IN ({marks})", ids).fetchall())
+
+
+def mark_sent(db, msg_id: int, provider_id: str | None, now: float | None = None) -> bool:
+    """The provider took it. Also from ``queued``: if our lease lapsed, the send still happened and must count.
+
+    Returns True when a sensitive row was wiped (the WAL then needs a scrub).
+    """
+    now = time.time() if now is None else now
+    row = db.execute(
+        f"UPDATE outbox SET state = 'sent', provider_id = ?, sent_at = ?, updated_at = ?, error = NULL, "
+        f"lease_owner = NULL, lease_until = NULL, {_WIPE_IF_SENSITIVE} "
+        f"WHERE id = ? AND state IN ('sending', 'queued') RETURNING sensitive",
+        [provider_id, now, now, msg_id],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def mark_sent_by_provider_ids(db, channel: str, ids: Iterable[str], now: float | None = None) -> tuple[int, bool]:
+    """For pull channels (SMSSync): the phone confirms by uuid. Returns (rows moved, any sensitive wiped)."""
+    ids = list(ids)
+    if not ids:
+        return 0, False
+    now = time.time() if now is None else now
+    marks = ", ".join("?" for _ in ids)
+    rows = db.execute(
+        f"UPDATE outbox SET state = 'sent', sent_at = ?, updated_at = ?, error = NULL, lease_owner = NULL, "
+        f"lease_until = NULL, {_WIPE_IF_SENSITIVE} "
+        f"WHERE channel = ? AND provider_id IN ({marks}) AND state IN ('sending', 'queued') RETURNING sensitive",
+        [now, now, channel, *ids],
+    ).fetchall()
+    return len(rows), any(r[0] for r in rows)
+
+
+def mark_retry(db, msg_id: int, owner: str, error: str, not_before: float, now: float | None = None) -> None:
+    """Back to the queue after a transient failure, not before ``not_before`` (backoff)."""
+    now = time.time() if now is None else now
+    db.execute(
+        "UPDATE outbox SET state = 'queued', not_before = ?, error = ?, lease_owner = NULL, lease_until = NULL, "
+        "updated_at = ? WHERE id = ? AND state = 'sending' AND lease_owner = ?",
+        [not_before, clean_error(error), now, msg_id, owner],
+    )
+
+
+def mark_failed(db, msg_id: int, error: str, now: float | None = None) -> bool:
+    """A permanent failure: final, with its reason. Returns True when a sensitive row was wiped."""
+    now = time.time() if now is None else now
+    row = db.execute(
+        f"UPDATE outbox SET state = 'failed', error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?, "
+        f"{_WIPE_IF_SENSITIVE} WHERE id = ? AND state IN ('queued', 'sending') RETURNING sensitive",
+        [clean_error(error), now, msg_id],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def release(db, ids: Iterable[int], owner: str, now: float | None = None) -> None:
+    """Give back leased rows that were never tried (shutdown, circuit opened): the claim's attempt is undone."""
+    ids = list(ids)
+    if not ids:
+        return
+    now = time.time() if now is None else now
+    marks = ", ".join("?" for _ in ids)
+    db.execute(
+        f"UPDATE outbox SET state = 'queued', attempts = max(attempts - 1, 0), lease_owner = NULL, "
+        f"lease_until = NULL, updated_at = ? WHERE id IN ({marks}) AND state = 'sending' AND lease_owner = ?",
+        [now, *ids, owner],
+    )
+
+
+def reclaim_expired_leases(db, now: float | None = None) -> int:
+    """Rows whose dispatcher died mid-send go back to the queue. The provider may already have them: this is
+    where an at-least-once duplicate can come from, and why the lease is longer than any send's timeout."""
+    now = time.time() if now is None else now
+    cur = db.execute(
+        "UPDATE outbox SET state = 'queued', lease_owner = NULL, lease_until = NULL, updated_at = ? "
+        "WHERE state = 'sending' AND lease_until < ?", [now, now])
+    return cur.rowcount
+
+
+def expire_overdue(db, now: float | None = None) -> tuple[int, bool]:
+    """Queued rows past their expiry will not be sent. Returns (rows expired, any sensitive wiped)."""
+    now = time.time() if now is None else now
+    rows = db.execute(
+        f"UPDATE outbox SET state = 'expired', error = coalesce(error, 'not sent before expiry'), "
+        f"updated_at = ?, {_WIPE_IF_SENSITIVE} WHERE state = 'queued' AND expires_at <= ? RETURNING sensitive",
+        [now, now]).fetchall()
+    return len(rows), any(r[0] for r in rows)
+
+
+def record_receipt(db, channel: str, provider_id: str, delivered: bool, error: str | None = None,
+                   now: float | None = None) -> bool:
+    """A delivery report: delivered, or failed with its reason. False when no sent row has this provider id."""
+    now = time.time() if now is None else now
+    if delivered:
+        cur = db.execute(
+            "UPDATE outbox SET state = 'delivered', delivered_at = ?, updated_at = ? "
+            "WHERE channel = ? AND provider_id = ? AND state IN ('sent', 'sending', 'delivered')",
+            [now, now, channel, provider_id])
+    else:
+        cur = db.execute(
+            f"UPDATE outbox SET state = 'failed', error = ?, updated_at = ?, {_WIPE_IF_SENSITIVE} "
+            f"WHERE channel = ? AND provider_id = ? AND state IN ('sent', 'sending', 'delivered')",
+            [clean_error(error or "undelivered"), now, channel, provider_id])
+    return cur.rowcount > 0
+
+
+def counts_by_state(db) -> dict[str, int]:
+    return {row[0]: row[1] for row in db.execute("SELECT state, count(*) FROM outbox GROUP BY state")}
+
+
+def is_empty(db) -> bool:
+    """Nothing queued and nothing being sent."""
+    return db.execute("SELECT 1 FROM outbox WHERE state IN ('queued', 'sending') LIMIT 1").fetchone() is None
+
+
+def oldest_queued(db) -> float | None:
+    return db.execute("SELECT min(created_at) FROM outbox WHERE state = 'queued'").fetchone()[0]

@@ -61,6 +61,26 @@ MIGRATIONS = [
         last_error_text TEXT
     );
     """,
+    # Delivery: a dispatcher holds a row only for a lease, so a crashed one's rows come back; the channel a caller
+    # asked for is kept apart from the channel that actually took the message; the circuit breaker and the
+    # SMSSync phone's last poll live in channel_health; the token buckets live here so that several
+    # dispatchers (threads or processes) share one rate limit per channel.
+    """
+    ALTER TABLE outbox ADD COLUMN requested_channel TEXT;
+    ALTER TABLE outbox ADD COLUMN lease_owner TEXT;
+    ALTER TABLE outbox ADD COLUMN lease_until REAL;
+    ALTER TABLE outbox ADD COLUMN sent_at REAL;
+    ALTER TABLE outbox ADD COLUMN delivered_at REAL;
+    CREATE INDEX outbox_leases ON outbox(state, lease_until);
+    ALTER TABLE channel_health ADD COLUMN consecutive_failures INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE channel_health ADD COLUMN open_until REAL;
+    ALTER TABLE channel_health ADD COLUMN last_seen REAL;
+    CREATE TABLE rate_buckets (
+        channel TEXT PRIMARY KEY,
+        tokens REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    """,
 ]
 
 _local = threading.local()

@@ -5,13 +5,19 @@ a wrong token answers 404, as if the URL did not exist.
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 
+import requests
+from africastalking import SMSService
 from flask import Blueprint, abort, request
 
-from gateway import dalil
+from gateway import contacts, dalil, outbox
 from gateway.channels.common import required_fields, ussd_response
+from gateway.dispatcher import provider_session
+from gateway.inbound import InboundSMS, receive_sms
+from gateway.store import transaction
 from flows import ussd
 
 log = logging.getLogger(__name__)
@@ -45,3 +51,143 @@ def ussd_end_notification():
     log.info("ussd session ended: status=%s hops=%s", request.form.get("status", "?"),
              request.form.get("hopsCount", "?"))
     return "", 200
+
+
+# --- SMS: sending with the official SDK, inbound SMS and delivery reports ----------------------------------------
+
+# Per-recipient statusCode in AT's send response. 100-102 mean AT took the message.
+ACCEPTED_CODES = {100: "Processed", 101: "Sent", 102: "Queued"}
+# A problem with our account or AT, the same for every message: retried, and counted against the channel.
+TRANSIENT_CODES = {402: "InvalidSenderId", 405: "InsufficientBalance", 500: "InternalServerError",
+                   501: "GatewayError"}
+# A problem with this message or number: final.
+PERMANENT_CODES = {401: "RiskHold", 403: "InvalidPhoneNumber", 404: "UnsupportedNumberType",
+                   406: "UserInBlacklist", 407: "CouldNotRoute", 409: "DoNotDisturbRejection",
+                   502: "RejectedByGateway"}
+OPTED_OUT_CODE = 406  # the person blocked our sender id
+OPTED_OUT_REASONS = {"userinblacklist"}  # delivery report failureReason (AT writes UserInBlackList)
+DELIVERED = {"Success"}
+UNDELIVERED = {"Failed", "Rejected"}
+IN_PROGRESS = {"Sent", "Submitted", "Buffered"}
+
+
+class ATHTTPError(Exception):
+    def __init__(self, status: int, text: str):
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.text = text
+
+
+class _SMSService(SMSService):
+    """The SDK's SMS service with its HTTP call on a kept-alive session.
+
+    The SDK builds the request (fields, bulk mode, sender id, phone checks) and we keep that; but it opens a new
+    connection per message and reports any non-2xx as bare text, losing the status code that tells a 5xx
+    (retry) from a 4xx. Overriding its one HTTP method keeps both.
+    """
+
+    def __init__(self, username: str, api_key: str, base_url: str = ""):
+        super().__init__(username, api_key)
+        if base_url:
+            self._baseUrl = base_url.rstrip("/") + "/version1"
+        self._session = provider_session(self._baseUrl)
+
+    def _make_request(self, url, method, headers, data, params, callback=None, timeout=None):
+        res = self._session.request(method, url, headers=headers, data=data, params=params, timeout=timeout)
+        if not 200 <= res.status_code < 300:
+            raise ATHTTPError(res.status_code, res.text)
+        return res.json()
+
+
+class Sender:
+    """Sends one message per call in AT's bulk mode, from the configured sender id."""
+
+    def __init__(self, ctx):
+        section = ctx.config["channels.africastalking"]
+        self.timeout = section["timeout_seconds"]
+        self.sender_id = section["sender_id"] or None
+        self.service = _SMSService(section["username"], section["api_key"], section["base_url"])
+
+    def send(self, msg: outbox.Outgoing) -> str:
+        try:
+            reply = self.service.send(msg.body, [msg.to], sender_id=self.sender_id, timeout=self.timeout)
+        except ValueError:
+            raise outbox.Permanent("africastalking: number refused by the SDK") from None
+        except ATHTTPError as e:
+            raise classify_http(e.status, e.text) from None
+        except requests.Timeout:
+            # AT may have accepted it: retrying can duplicate, not retrying can lose. We retry.
+            raise outbox.Transient("timeout waiting for Africa's Talking") from None
+        except requests.RequestException as e:
+            raise outbox.Transient(f"cannot reach Africa's Talking: {type(e).__name__}") from None
+        return recipient_outcome(reply)
+
+
+def classify_http(status: int, text: str) -> outbox.SendError:
+    if status == 429 or status >= 500 or status in (401, 403, 404):
+        return outbox.Transient(f"africastalking HTTP {status}")
+    return outbox.Permanent(f"africastalking HTTP {status}: {outbox.clean_error(text)}")
+
+
+def recipient_outcome(reply) -> str:
+    """The message id for our one recipient, or the send error its statusCode means."""
+    try:
+        recipient = reply["SMSMessageData"]["Recipients"][0]
+        code = int(recipient.get("statusCode", 0))
+    except (TypeError, KeyError, IndexError, ValueError):
+        summary = outbox.clean_error(str((reply or {}).get("SMSMessageData", {}).get("Message", "")) or "?")
+        raise outbox.Transient(f"africastalking: no recipient in reply ({summary})") from None
+    if code in ACCEPTED_CODES:
+        return recipient["messageId"]
+    name = TRANSIENT_CODES.get(code) or PERMANENT_CODES.get(code) or recipient.get("status", "unknown")
+    label = f"africastalking {code} {name}"
+    if code in PERMANENT_CODES:
+        raise outbox.Permanent(label, opt_out=code == OPTED_OUT_CODE)
+    raise outbox.Transient(label)
+
+
+def _provider_id_for(form) -> str:
+    if (form.get("id") or "").strip():
+        return form["id"].strip()
+    # No id (an old or odd gateway): the same message re-sent still maps to the same key.
+    raw = "|".join(form.get(k, "") for k in ("from", "to", "date", "text"))
+    return "h:" + hashlib.sha256(raw.encode()).hexdigest()
+
+
+@bp.post("/sms")
+def inbound_sms():
+    """AT re-sends until it gets a 200 (up to 12 h): receive_sms makes a re-send a no-op."""
+    form = required_fields(request.form, "from")
+    try:
+        phone = contacts.normalize(form["from"])
+    except contacts.BadNumber as e:
+        abort(400, description=f"from: {e}")
+    receive_sms(dalil(), InboundSMS(CHANNEL, phone, request.form.get("text", ""), _provider_id_for(request.form)))
+    return "", 200
+
+
+@bp.post("/delivery")
+def delivery_report():
+    form = required_fields(request.form, "id", "status")
+    status = form["status"]
+    if status in DELIVERED or status in UNDELIVERED:
+        _record_delivery(form["id"], status, request.form.get("failureReason", ""))
+    elif status not in IN_PROGRESS:
+        log.info("africastalking delivery report with unknown status %r (ignored)", status[:20])
+    return "", 200
+
+
+def _record_delivery(message_id: str, status: str, failure: str) -> None:
+    ctx = dalil()
+    db = ctx.db()
+    reason = f"africastalking {status}" + (f": {failure}" if failure else "")
+    with transaction(db):
+        found = outbox.record_receipt(db, CHANNEL, message_id, status in DELIVERED, reason)
+    if not found:
+        log.info("africastalking delivery report (%s) for a message id we do not know (ignored)", status)
+    elif failure.lower() in OPTED_OUT_REASONS and request.form.get("phoneNumber"):
+        from gateway.dispatcher import opt_out
+        try:
+            opt_out(db, contacts.normalize(request.form["phoneNumber"]), reason, CHANNEL)
+        except contacts.BadNumber:
+            pass

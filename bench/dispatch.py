@@ -1,0 +1,120 @@
+"""Messages per second through the dispatcher, against a plain loop of HTTP posts, to one fake Twilio on loopback.
+
+    python bench/dispatch.py [--messages 2000] [--rounds 2] [--rate 50]
+
+Both runs post to the same fake (tests/fakes.py, in its own process so it does not share our GIL), one message at
+a time over a kept-alive connection. The plain loop is the floor cost of talking HTTP to the provider; the
+dispatcher adds the official twilio client, the claim, the lease and one committed write per message, and the
+ratio says what that durability costs. Targets: ratio >= 0.7, and >= 300 messages/s with no rate limit.
+With --rate, a last run checks that the shared token bucket holds the channel to that many segments/second.
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+import requests  # noqa: E402
+
+import fakes  # noqa: E402
+from gateway import initialize, outbox  # noqa: E402
+from gateway.config import load  # noqa: E402
+from gateway.dispatcher import DispatcherPool  # noqa: E402
+from gateway.store import close_thread_connections  # noqa: E402
+
+TO = "+21620123456"
+DEFAULT_WORKERS = load({})["dispatcher"]["workers"]
+
+
+def start_fake():
+    ready, counter = multiprocessing.Queue(), multiprocessing.Value("l", 0)
+    proc = multiprocessing.Process(target=fakes.serve, args=("twilio", 0, ready, counter), daemon=True)
+    proc.start()
+    return proc, f"http://127.0.0.1:{ready.get(timeout=10)}", counter
+
+
+def plain_loop(url: str, n: int) -> float:
+    fake = fakes.FakeTwilio()
+    session = requests.Session()
+    endpoint = f"{url}/2010-04-01/Accounts/{fake.account_sid}/Messages.json"
+    started = time.perf_counter()
+    for i in range(n):
+        r = session.post(endpoint, data={"To": TO, "From": fake.from_number, "Body": f"plain {i}"},
+                         auth=(fake.account_sid, fake.auth_token), timeout=10)
+        assert r.status_code == 201, r.text
+    return n / (time.perf_counter() - started)
+
+
+def dispatcher_run(url: str, n: int, workdir: str, rate: float | None = None,
+                   workers: int | None = None) -> tuple[float, int]:
+    fake = fakes.FakeTwilio()
+    twilio = {"enabled": True, "account_sid": fake.account_sid, "auth_token": fake.auth_token,
+              "from_number": fake.from_number, "base_url": url}
+    dispatcher = {"batch": 100, "poll_seconds": 0.05}
+    if rate:
+        dispatcher["rate_segments_per_second"] = {"twilio": rate}
+    cfg = load({"gateway": {"database": f"{workdir}/bench-{time.monotonic_ns()}.db", "keys_dir": f"{workdir}/keys",
+                            "log_level": "WARNING"},
+                "channels": {"twilio": twilio}, "dispatcher": dispatcher})
+    ctx = initialize(cfg)
+    db = ctx.db()
+    for i in range(n):
+        outbox.enqueue(db, TO, f"dispatched {i}", kind="blast")
+    pool = DispatcherPool(ctx, workers)
+    started = time.perf_counter()
+    pool.start(until_empty=True).join()
+    elapsed = time.perf_counter() - started
+    sent = outbox.counts_by_state(db).get("sent", 0)
+    close_thread_connections()
+    return n / elapsed, sent
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=2, help="alternate runs; the best of each is kept")
+    parser.add_argument("--rate", type=float, default=50.0, help="segments/s for the rate-limit check; 0 skips it")
+    args = parser.parse_args()
+    proc, url, counter = start_fake()
+    try:
+        with tempfile.TemporaryDirectory() as workdir:
+            plain_loop(url, 200)  # warm up both paths (imports, connections)
+            dispatcher_run(url, 200, workdir)
+            plain, single, pooled = [], [], []
+            for _ in range(args.rounds):
+                plain.append(plain_loop(url, args.messages))
+                for results, workers in ((single, 1), (pooled, None)):
+                    rate, sent = dispatcher_run(url, args.messages, workdir, workers=workers)
+                    assert sent == args.messages, f"only {sent} of {args.messages} sent"
+                    results.append(rate)
+            best_plain, best_single, best_pooled = max(plain), max(single), max(pooled)
+            ratio = best_pooled / best_plain
+            print(f"fake Twilio on {url}, {args.messages} messages per run, best of {args.rounds}")
+            print(f"plain loop of HTTP posts          {best_plain:8.0f} msg/s")
+            print(f"dispatcher, 1 worker              {best_single:8.0f} msg/s   ratio {best_single / best_plain:.2f}")
+            print(f"dispatcher, {DEFAULT_WORKERS} workers (default)    {best_pooled:8.0f} msg/s   ratio {ratio:.2f}   "
+                  f"(targets: ratio >= 0.70, >= 300 msg/s)")
+            ok = ratio >= 0.7 and best_pooled >= 300
+            if args.rate:
+                # the bucket starts full (one second's worth): the rest must take (n - burst) / rate seconds
+                n, burst = int(args.rate * 4), max(args.rate, 1.0)
+                limited, _ = dispatcher_run(url, n, workdir, rate=args.rate)
+                steady = (n - burst) / (n / limited)
+                print(f"dispatcher, rate {args.rate:g} seg/s        {steady:8.1f} msg/s after the first second's burst "
+                      f"({n} one-segment messages)")
+                ok = ok and steady <= args.rate * 1.05
+            print("fake received", counter.value, "messages in all")
+            print("OK" if ok else "BELOW TARGET")
+            return 0 if ok else 1
+    finally:
+        proc.terminate()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""`dalil dispatch` (the dispatcher alone, in the foreground) and `dalil status` (the outbox and the channels)."""
+from __future__ import annotations
+
+import json
+import signal
+import time
+from datetime import datetime
+
+import click
+
+
+def _context(obj):
+    from gateway import initialize, logs
+    cfg = obj.config()
+    logs.setup(cfg["gateway"]["log_level"], cfg["gateway"]["log_file"])
+    return initialize(cfg)
+
+
+def register(main: click.Group) -> None:
+    @main.command()
+    @click.option("--until-empty", is_flag=True, help="exit once nothing is queued or being sent")
+    @click.option("--workers", type=int, default=None, help="concurrent senders (default: [dispatcher] workers)")
+    @click.pass_obj
+    def dispatch(obj, until_empty, workers):
+        """Run the dispatcher alone, in the foreground (Ctrl-C or SIGTERM stops it cleanly)."""
+        from gateway.dispatcher import DispatcherPool
+        pool = DispatcherPool(_context(obj), workers)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: pool.stop())
+        pool.start(until_empty=until_empty).join()
+
+    @main.command()
+    @click.option("--json", "as_json", is_flag=True, help="print the /healthz JSON instead of tables")
+    @click.pass_obj
+    def status(obj, as_json):
+        """Outbox depth by state, oldest queued age, and per channel its last success and last error."""
+        from gateway import health
+        ctx = _context(obj)
+        snap = health.snapshot(ctx.db(), ctx.config)
+        if as_json:
+            click.echo(json.dumps(snap, indent=2))
+            return
+        _print_status(snap)
+
+
+def _when(ts) -> str:
+    if not ts:
+        return "-"
+    ago = time.time() - ts
+    return f"{datetime.fromtimestamp(ts).strftime('%Y-%m-%d %H:%M:%S')} ({_age(ago)} ago)"
+
+
+def _age(seconds) -> str:
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600}h"
+
+
+def _print_status(snap: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from gateway.outbox import STATES
+    console = Console()
+    box = snap["outbox"]
+    states = Table(title=f"Outbox: {box['depth']} waiting, oldest queued {_age(box['oldest_queued_seconds'])}")
+    states.add_column("state")
+    states.add_column("messages", justify="right")
+    for state in STATES:
+        states.add_row(state, str(box["by_state"].get(state, 0)))
+    console.print(states)
+    channels = Table(title="Channels")
+    for col in ("channel", "routing", "last success", "last error", "error"):
+        channels.add_column(col)
+    for name, info in sorted(snap["channels"].items()):
+        routing = "open circuit" if info.get("circuit_open") else ("yes" if info.get("available") else "no")
+        channels.add_row(name, routing, _when(info.get("last_success")), _when(info.get("last_error")),
+                         info.get("last_error_text") or "")
+    console.print(channels)

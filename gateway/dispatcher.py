@@ -1,0 +1,371 @@
+"""The dispatcher: takes ready rows from the outbox and hands them to the push channels (Twilio, Africa's Talking).
+
+One cycle: housekeeping (lapsed leases back to the queue, overdue rows expired, the WAL scrubbed after wipes),
+routing (which channels are available now), then per channel a claim of a batch (queued -> sending, with a lease)
+and the sends, one at a time, each result committed at once. Committing per message keeps the window in which a
+crash can repeat a message to the one message on the wire.
+
+Several dispatchers (threads in `dalil serve`, or `dalil dispatch` processes) can share one database: claims are
+atomic, and the rate limit is a token bucket kept in SQLite, so together they stay under it.
+
+Outcomes: sent (provider id kept, a sensitive row wiped); transient error -> queued again after an exponential
+backoff with jitter, counted against the channel's circuit; permanent error -> failed with the reason at once
+(and an opted-out number is reported to the subscribers package). Rows still queued at their expiry expire.
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+import os
+import random
+import secrets
+import socket
+import sqlite3
+import threading
+import time
+
+import requests
+
+from gateway import health, outbox, routing, store
+from gateway.store import transaction
+
+log = logging.getLogger(__name__)
+
+SENDERS = {"twilio": "gateway.channels.twilio:Sender", "africastalking": "gateway.channels.africastalking:Sender"}
+HOUSEKEEPING_SECONDS = 5.0
+SUCCESS_WRITE_SECONDS = 1.0  # channel_health.last_success is written at most this often per channel
+TIMEOUT_MARGIN_SECONDS = 1.0
+
+
+def opt_out(db, e164: str, reason: str, channel: str) -> bool:
+    """Tell the subscribers package (if installed) that this number refuses our messages."""
+    name = "messages.subscribers"
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name != name:
+            raise
+        return False
+    hook = getattr(module, "opt_out", None)
+    if hook is None:
+        return False
+    try:
+        if "via" in inspect.signature(hook).parameters:  # messages.subscribers: opt_out(db, phone, *, channel, via)
+            hook(db, e164, channel=channel, via=reason)
+        else:
+            hook(db, e164, reason, channel)
+    except Exception:
+        log.exception("opt-out hook failed (reason: %s, channel: %s)", reason, channel)
+        return False
+    return True
+
+
+def provider_session(url: str) -> requests.Session:
+    """A kept-alive session for one provider host, with the proxy and CA settings read from the environment
+    once. requests re-reads them on every call, which costs a third of a send on a fast link."""
+    session = requests.Session()
+    session.proxies.update(requests.utils.get_environ_proxies(url))  # honours no_proxy for this host
+    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    session.trust_env = False
+    return session
+
+
+def backoff(attempts: int, base: float, cap: float, retry_after: float | None = None) -> float:
+    """Exponential in the attempts so far, capped, with jitter so that dispatchers do not retry in step."""
+    delay = min(cap, base * 2 ** max(attempts - 1, 0))
+    delay = random.uniform(delay / 2, delay)
+    return max(delay, retry_after or 0.0)
+
+
+class SharedBucket:
+    """A token bucket in segments per second whose level is a row of rate_buckets: every dispatcher on the
+    database draws from the same bucket. It holds one second's worth; a message longer than that goes when the
+    bucket is full and leaves it in debt."""
+
+    def __init__(self, ctx, channel: str, rate: float):
+        self.ctx, self.channel, self.rate = ctx, channel, rate
+        self.capacity = max(rate, 1.0)
+
+    def _level(self, db, now: float) -> float:
+        row = db.execute("SELECT tokens, updated_at FROM rate_buckets WHERE channel = ?", [self.channel]).fetchone()
+        if row is None:
+            return self.capacity
+        return min(self.capacity, row[0] + max(0.0, now - row[1]) * self.rate)
+
+    def _store(self, db, tokens: float, now: float) -> None:
+        db.execute("INSERT INTO rate_buckets (channel, tokens, updated_at) VALUES (?, ?, ?) "
+                   "ON CONFLICT(channel) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at",
+                   [self.channel, tokens, now])
+
+    def try_take(self, n: float) -> float:
+        """Take n tokens and return 0, or take none and return how long to wait."""
+        db, now = self.ctx.db(), time.time()
+        need = min(n, self.capacity)
+        with transaction(db):
+            level = self._level(db, now)
+            if level >= need:
+                self._store(db, level - n, now)
+                return 0.0
+        return (need - level) / self.rate
+
+    def take(self, n: float, stop: threading.Event, deadline: float) -> bool:
+        """Wait for n tokens; False if stopped, or if they would come after ``deadline`` (time.time())."""
+        while not stop.is_set():
+            wait = self.try_take(n)
+            if wait == 0.0:
+                return True
+            if time.time() + wait > deadline:
+                return False
+            stop.wait(wait)
+        return False
+
+    def available(self) -> float:
+        return self._level(self.ctx.db(), time.time())
+
+    def take_now(self, n: float) -> None:
+        """Take without waiting (the SMSSync phone already has the messages)."""
+        db, now = self.ctx.db(), time.time()
+        with transaction(db):
+            self._store(db, self._level(db, now) - n, now)
+
+
+class Dispatcher:
+    def __init__(self, ctx, owner: str | None = None, stop_event: threading.Event | None = None):
+        self.ctx = ctx
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.stop_event = stop_event or threading.Event()
+        self._senders: dict[str, object] = {}
+        self._buckets: dict[str, SharedBucket] = {}
+        self._last_housekeeping = 0.0
+        self._last_scrub = time.monotonic()
+        self._needs_scrub = False
+        self._success_written: dict[str, float] = {}
+        self._failing: set[str] = set()  # channels whose failures this process has not cleared yet
+
+    @property
+    def settings(self) -> dict:
+        return self.ctx.config["dispatcher"]
+
+    # -- the loop --------------------------------------------------------------------------------------------
+
+    def run_forever(self, until_empty: bool = False) -> None:
+        """Until stopped; with ``until_empty``, also until nothing is queued or being sent."""
+        log.info("dispatcher started")
+        try:
+            while not self.stop_event.is_set():
+                handled = self._run_once_safely()
+                if handled < self.settings["batch"]:
+                    if until_empty and not handled and outbox.is_empty(self.ctx.db()):
+                        break
+                    self.stop_event.wait(self.settings["poll_seconds"])
+            self._scrub_if_needed(self.ctx.db(), force=True)
+        finally:
+            store.close_thread_connections()
+            log.info("dispatcher stopped")
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def _run_once_safely(self) -> int:
+        try:
+            return self.run_once()
+        except sqlite3.OperationalError as e:
+            log.warning("dispatcher: storage unavailable (%s); retrying", e)
+        except Exception:
+            log.exception("dispatcher cycle failed; retrying")
+        return 0
+
+    def run_once(self) -> int:
+        """One cycle; returns how many messages were handled."""
+        db = self.ctx.db()
+        now = time.time()
+        self._housekeeping(db, now)
+        router = routing.build(self.ctx.config, db, now)
+        handled = 0
+        for channel in routing.PUSH_CHANNELS:
+            if channel in router.available and not self.stop_event.is_set():
+                handled += self._run_channel(db, router, channel)
+        return handled
+
+    def _lease_for(self, channel: str) -> float:
+        """The configured lease, but never so short that one send's timeout could outlast it."""
+        timeout = self.ctx.config[f"channels.{channel}"]["timeout_seconds"]
+        return max(self.settings["lease_seconds"], 2 * (timeout + TIMEOUT_MARGIN_SECONDS))
+
+    def _run_channel(self, db, router, channel: str) -> int:
+        lease = self._lease_for(channel)
+        now = time.time()
+        with transaction(db):
+            batch = outbox.claim(db, self.owner, router.sql(), [channel], self._claim_size(channel), lease, now)
+        if batch:
+            self._send_all(db, batch, now + lease)
+        return len(batch)
+
+    def _claim_size(self, channel: str) -> int:
+        """No more than the rate limit lets out within half a lease: the rest would wait holding a lease."""
+        batch = self.settings["batch"]
+        rate = self._rate(channel)
+        return batch if not rate else max(1, min(batch, int(rate * self._lease_for(channel) / 2)))
+
+    def _send_all(self, db, batch: list[outbox.Outgoing], lease_until: float) -> None:
+        for i, msg in enumerate(batch):
+            if self.stop_event.is_set() or not self._can_finish(msg, lease_until) \
+                    or not self._wait_for_rate(msg, lease_until):
+                return self._give_back(db, batch[i:])
+            if self._send_one(db, msg):  # the circuit opened: the rest go back to be routed elsewhere
+                return self._give_back(db, batch[i + 1:])
+
+    def _give_back(self, db, rest: list[outbox.Outgoing]) -> None:
+        if rest:
+            with transaction(db):
+                outbox.release(db, [m.id for m in rest], self.owner)
+
+    def _can_finish(self, msg: outbox.Outgoing, lease_until: float) -> bool:
+        timeout = self.ctx.config[f"channels.{msg.channel}"]["timeout_seconds"]
+        return time.time() + timeout + TIMEOUT_MARGIN_SECONDS < lease_until
+
+    def _rate(self, channel: str) -> float | None:
+        rate = self.settings["rate_segments_per_second"].get(channel)
+        return float(rate) if rate else None
+
+    def _wait_for_rate(self, msg: outbox.Outgoing, lease_until: float) -> bool:
+        rate = self._rate(msg.channel)
+        if not rate:
+            return True
+        bucket = self._buckets.get(msg.channel)
+        if bucket is None:
+            bucket = self._buckets[msg.channel] = SharedBucket(self.ctx, msg.channel, rate)
+        timeout = self.ctx.config[f"channels.{msg.channel}"]["timeout_seconds"]
+        return bucket.take(msg.segments, self.stop_event, lease_until - timeout - TIMEOUT_MARGIN_SECONDS)
+
+    # -- one message -----------------------------------------------------------------------------------------
+
+    def _sender(self, channel: str):
+        sender = self._senders.get(channel)
+        if sender is None:
+            module, attr = SENDERS[channel].split(":")
+            sender = self._senders[channel] = getattr(importlib.import_module(module), attr)(self.ctx)
+        return sender
+
+    def _send_one(self, db, msg: outbox.Outgoing) -> bool:
+        """Send and record the outcome. Returns True when this failure opened the channel's circuit."""
+        try:
+            provider_id = self._sender(msg.channel).send(msg)
+        except outbox.Permanent as e:
+            self._failed(db, msg, e)
+            return False
+        except outbox.Transient as e:
+            return self._retry_later(db, msg, e)
+        except Exception as e:  # a bug or a surprise in a channel must not lose the message
+            log.exception("channel %s raised on message %s; will retry", msg.channel, msg.id)
+            return self._retry_later(db, msg, outbox.Transient(f"{msg.channel}: unexpected {type(e).__name__}"))
+        self._sent(db, msg, provider_id)
+        return False
+
+    def _sent(self, db, msg: outbox.Outgoing, provider_id: str) -> None:
+        now = time.time()
+        if msg.channel not in self._failing and now - self._success_written.get(msg.channel, 0) < \
+                SUCCESS_WRITE_SECONDS:
+            self._needs_scrub |= outbox.mark_sent(db, msg.id, provider_id, now)  # one statement: its own commit
+            return
+        with transaction(db):
+            self._needs_scrub |= outbox.mark_sent(db, msg.id, provider_id, now)
+            health.record_success(db, msg.channel, now)
+        self._success_written[msg.channel] = now
+        self._failing.discard(msg.channel)
+
+    def _retry_later(self, db, msg: outbox.Outgoing, error: outbox.SendError) -> bool:
+        s = self.settings
+        now = time.time()
+        delay = backoff(msg.attempts, s["backoff_base_seconds"], s["backoff_max_seconds"], error.retry_after)
+        with transaction(db):
+            outbox.mark_retry(db, msg.id, self.owner, error.reason, now + delay, now)
+            opened = health.record_failure(db, msg.channel, error.reason, s["circuit_failures"],
+                                           s["circuit_open_seconds"], now)
+        self._failing.add(msg.channel)
+        log.warning("message %s on %s: %s; next try in %.1fs", msg.id, msg.channel, error.reason, delay)
+        if opened:
+            log.warning("channel %s is failing: left out of routing for %.0fs", msg.channel,
+                        s["circuit_open_seconds"])
+        return opened
+
+    def _failed(self, db, msg: outbox.Outgoing, error: outbox.SendError) -> None:
+        with transaction(db):
+            self._needs_scrub |= outbox.mark_failed(db, msg.id, error.reason)
+        log.info("message %s on %s failed for good: %s", msg.id, msg.channel, error.reason)
+        if error.opt_out and msg.to:
+            opt_out(db, msg.to, error.reason, msg.channel)
+
+    # -- housekeeping ----------------------------------------------------------------------------------------
+
+    def _housekeeping(self, db, now: float) -> None:
+        if now - self._last_housekeeping < min(HOUSEKEEPING_SECONDS, self.settings["lease_seconds"] / 2):
+            return
+        self._last_housekeeping = now
+        with transaction(db):
+            returned = outbox.reclaim_expired_leases(db, now)
+            expired, wiped = outbox.expire_overdue(db, now)
+        self._needs_scrub |= wiped
+        if returned:
+            log.warning("%d message(s) back in the queue after a lapsed lease (a dispatcher stopped mid-send)",
+                        returned)
+        if expired:
+            log.warning("%d message(s) expired unsent", expired)
+        self._scrub_if_needed(db)
+
+    def _scrub_if_needed(self, db, force: bool = False) -> None:
+        """Wiped numbers and texts must not live on in the WAL's old page images."""
+        if not self._needs_scrub:
+            return
+        if force or time.monotonic() - self._last_scrub >= self.settings["scrub_seconds"]:
+            store.scrub_wal(db)
+            self._needs_scrub = False
+            self._last_scrub = time.monotonic()
+
+
+class DispatcherPool:
+    """[dispatcher] workers dispatchers in threads of this process, sharing one stop switch. Each is a full
+    dispatcher (claims are atomic, the bucket is shared), so while one waits on a provider another sends: a
+    crash can then repeat up to one message per worker."""
+
+    def __init__(self, ctx, workers: int | None = None):
+        self.stop_event = threading.Event()
+        count = max(1, workers or ctx.config["dispatcher"]["workers"])
+        self.dispatchers = [Dispatcher(ctx, stop_event=self.stop_event) for _ in range(count)]
+        self.threads: list[threading.Thread] = []
+
+    def start(self, until_empty: bool = False) -> "DispatcherPool":
+        for i, dispatcher in enumerate(self.dispatchers):
+            thread = threading.Thread(target=dispatcher.run_forever, args=(until_empty,),
+                                      name=f"dalil-dispatcher-{i}", daemon=True)
+            self.threads.append(thread)
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self.threads:
+            while thread.is_alive():  # short waits, so that signal handlers run in the main thread
+                thread.join(0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic())))
+                if deadline is not None and time.monotonic() >= deadline:
+                    return
+
+
+# -- inside `dalil serve` ----------------------------------------------------------------------------------------
+
+def start_background(app) -> None:
+    ctx = app.extensions["dalil"]
+    if not ctx.config["dispatcher"]["enabled"] or "dispatcher" in ctx.services:
+        return
+    ctx.services["dispatcher"] = DispatcherPool(ctx).start()
+
+
+def stop_background(app, timeout: float = 20.0) -> None:
+    pool = app.extensions["dalil"].services.pop("dispatcher", None)
+    if pool is not None:
+        pool.stop()
+        pool.join(timeout)

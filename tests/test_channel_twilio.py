@@ -1,0 +1,223 @@
+"""Twilio: the official client pointed at our fake, and the webhooks signed the way Twilio signs them
+(X-Twilio-Signature over the public URL + the POST fields), including behind a TLS proxy."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import pytest
+from twilio.request_validator import RequestValidator
+
+from conftest import PAYLOADS
+from fakes import FakeTwilio
+from gateway import create_app, outbox
+from gateway.channels import twilio as channel
+from gateway.store import close_thread_connections, transaction
+
+TOKEN = "twilio-auth-token-for-tests"
+PUBLIC = "https://dalil.example.tn"  # what Twilio calls; the proxy forwards to us over plain http
+
+
+def fields(name: str) -> dict:
+    return json.loads((PAYLOADS / name).read_text())
+
+
+@pytest.fixture
+def app(make_config):
+    app = create_app(make_config(
+        gateway={"public_url": PUBLIC},
+        channels={"twilio": {"enabled": True, "account_sid": "AC" + "1" * 32, "auth_token": TOKEN,
+                             "from_number": "+15005550006"}}))
+    yield app
+    close_thread_connections()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def post_signed(client, path, params, url=None, token=TOKEN):
+    signature = RequestValidator(token).compute_signature(url or PUBLIC + path, params)
+    return client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+
+
+def replies(app):
+    return app.extensions["dalil"].db().execute("SELECT count(*) FROM outbox WHERE kind = 'reply'").fetchone()[0]
+
+
+# -- inbound SMS ----------------------------------------------------------------------------------------------------
+
+def test_inbound_sms_is_handled_once_however_often_twilio_posts_it(app, client):
+    params = fields("twilio_inbound_sms.json")
+    first = post_signed(client, "/hooks/twilio/sms", params)
+    assert first.status_code == 200 and first.mimetype == "text/xml" and b"<Response>" in first.data
+    queued = replies(app)
+    assert queued >= 1
+    assert post_signed(client, "/hooks/twilio/sms", params).status_code == 200
+    assert replies(app) == queued
+    sensitive = app.extensions["dalil"].db().execute("SELECT min(sensitive) FROM outbox").fetchone()[0]
+    assert sensitive == 1
+
+
+def test_signature_is_checked_against_the_public_url_not_the_proxied_request(client):
+    params = fields("twilio_inbound_sms.json")
+    # signed for the URL this process sees (http://localhost/...), not the one Twilio called: refused
+    seen_here = post_signed(client, "/hooks/twilio/sms", params, url="http://localhost/hooks/twilio/sms")
+    assert seen_here.status_code == 403
+    assert post_signed(client, "/hooks/twilio/sms", params).status_code == 200
+
+
+@pytest.mark.parametrize("tamper", ["missing", "wrong token", "changed body"])
+def test_bad_or_missing_signature_is_refused(client, tamper):
+    params = fields("twilio_inbound_sms.json")
+    if tamper == "missing":
+        response = client.post("/hooks/twilio/sms", data=params)
+    elif tamper == "wrong token":
+        response = post_signed(client, "/hooks/twilio/sms", params, token="not-the-token")
+    else:
+        signature = RequestValidator(TOKEN).compute_signature(PUBLIC + "/hooks/twilio/sms", params)
+        response = client.post("/hooks/twilio/sms", data={**params, "Body": "JOIN"},
+                               headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 403
+    assert response.json["error"] == "Forbidden" and "Signature" in response.json["reason"]
+
+
+def test_status_callback_is_signed_too(client):
+    assert client.post("/hooks/twilio/status", data=fields("twilio_status_delivered.json")).status_code == 403
+
+
+@pytest.mark.parametrize("drop, bad", [("From", None), ("MessageSid", None), (None, {"From": "hello"})])
+def test_malformed_inbound_is_a_400_with_a_reason(client, drop, bad):
+    params = fields("twilio_inbound_sms.json")
+    if drop:
+        params.pop(drop)
+        if drop == "MessageSid":
+            params.pop("SmsSid"), params.pop("SmsMessageSid")
+    params.update(bad or {})
+    response = post_signed(client, "/hooks/twilio/sms", params)
+    assert response.status_code == 400 and response.json["reason"]
+
+
+def test_stop_start_help_go_through_the_common_inbound_path(client, monkeypatch):
+    seen = []
+    monkeypatch.setattr(channel, "receive_sms", lambda ctx, sms: seen.append(sms) or True)
+    for i, word in enumerate(["STOP", "START", "HELP"]):
+        params = {**fields("twilio_inbound_sms.json"), "Body": word, "MessageSid": f"SM{i:032d}"}
+        assert post_signed(client, "/hooks/twilio/sms", params).status_code == 200
+    assert [(s.channel, s.phone, s.text) for s in seen] == [
+        ("twilio", "+21620123456", "STOP"), ("twilio", "+21620123456", "START"), ("twilio", "+21620123456", "HELP")]
+    assert [s.provider_id for s in seen] == [f"SM{i:032d}" for i in range(3)]
+
+
+# -- status callbacks -----------------------------------------------------------------------------------------------
+
+def sent_row(app, sid, sensitive=True):
+    db = app.extensions["dalil"].db()
+    msg = outbox.enqueue(db, "+21620123456", "your referral", sensitive=sensitive)
+    with transaction(db):
+        db.execute("UPDATE outbox SET state = 'sending', channel = 'twilio' WHERE id = ?", [msg])
+    outbox.mark_sent(db, msg, sid)
+    return msg
+
+
+def state_of(app, msg):
+    return app.extensions["dalil"].db().execute("SELECT state, error FROM outbox WHERE id = ?", [msg]).fetchone()
+
+
+def test_delivered_and_undelivered_status_callbacks(app, client):
+    delivered = fields("twilio_status_delivered.json")
+    undelivered = {**fields("twilio_status_undelivered.json"), "MessageSid": "SM" + "b" * 32,
+                   "SmsSid": "SM" + "b" * 32}
+    ok = sent_row(app, delivered["MessageSid"])
+    ko = sent_row(app, undelivered["MessageSid"])
+    progress = {**delivered, "MessageStatus": "sent", "SmsStatus": "sent"}
+    assert post_signed(client, "/hooks/twilio/status", progress).status_code == 204
+    assert state_of(app, ok) == ("sent", None)
+    assert post_signed(client, "/hooks/twilio/status", delivered).status_code == 204
+    assert post_signed(client, "/hooks/twilio/status", undelivered).status_code == 204
+    assert state_of(app, ok) == ("delivered", None)
+    assert state_of(app, ko) == ("failed", "twilio undelivered 30003")
+
+
+def test_status_for_an_unknown_sid_is_accepted_and_logged_without_the_number(client, caplog):
+    params = {**fields("twilio_status_delivered.json"), "MessageSid": "SM" + "f" * 32}
+    with caplog.at_level(logging.INFO):
+        assert post_signed(client, "/hooks/twilio/status", params).status_code == 204
+    assert "do not know" in caplog.text and "20123456" not in caplog.text
+
+
+def test_malformed_status_callback_is_a_400(client):
+    params = fields("twilio_status_delivered.json")
+    params.pop("MessageStatus"), params.pop("SmsStatus")
+    response = post_signed(client, "/hooks/twilio/status", params)
+    assert response.status_code == 400 and "MessageStatus" in response.json["reason"]
+
+
+# -- sending --------------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def fake():
+    with FakeTwilio() as server:
+        yield server
+
+
+def sender_for(make_config, fake, **extra):
+    from gateway import initialize
+    from gateway.config import load
+    cfg = load(make_config(gateway={"public_url": PUBLIC}, channels={"twilio": fake.channel_config(**extra)}))
+    return channel.Sender(initialize(cfg))
+
+
+def message(to="+21620123456", body="Bonjour"):
+    return outbox.Outgoing(1, to, body, "twilio", 1, "k1", 1, False)
+
+
+def test_sender_posts_what_twilio_documents(make_config, fake):
+    sid = sender_for(make_config, fake).send(message(body="مرحبا"))
+    [sent] = fake.messages
+    assert sid == sent["id"] and sid.startswith("SM") and len(sid) == 34
+    assert (sent["to"], sent["body"], sent["from"]) == ("+21620123456", "مرحبا", fake.from_number)
+    assert sent["status_callback"] == PUBLIC + "/hooks/twilio/status"
+
+
+def test_sender_with_a_messaging_service_and_no_callback(make_config, fake):
+    sender_for(make_config, fake, from_number="MG" + "2" * 32, status_callback=False).send(message())
+    [sent] = fake.messages
+    assert sent["messaging_service_sid"] == "MG" + "2" * 32 and sent["from"] is None
+    assert sent["status_callback"] is None
+
+
+@pytest.mark.parametrize("kind, options, expected", [
+    ("throttle", {}, (outbox.Transient, "twilio 20429: throttled", False)),
+    ("error", {}, (outbox.Transient, "twilio 20500", False)),
+    ("permanent", {"code": 21610}, (outbox.Permanent, "twilio 21610: recipient opted out (STOP)", True)),
+    ("permanent", {"code": 21211}, (outbox.Permanent, "twilio 21211: invalid 'To' number", False)),
+    ("permanent", {"code": 21614}, (outbox.Permanent, "twilio 21614", False)),
+    ("disconnect", {}, (outbox.Transient, "cannot reach Twilio", False)),
+])
+def test_sender_classifies_twilio_errors(make_config, fake, kind, options, expected):
+    fake.fail_next(kind, **options)
+    with pytest.raises(outbox.SendError) as raised:
+        sender_for(make_config, fake).send(message())
+    error_type, reason, opt_out = expected
+    assert type(raised.value) is error_type and raised.value.reason.startswith(reason)
+    assert raised.value.opt_out is opt_out
+    assert "20123456" not in raised.value.reason
+
+
+def test_sender_timeout_and_refused_connection_are_transient(make_config, fake):
+    fake.fail_next("hang", seconds=1.0)
+    started = time.time()
+    with pytest.raises(outbox.Transient, match="timeout"):
+        sender_for(make_config, fake, timeout_seconds=0.3).send(message())
+    assert time.time() - started < 1.0
+    fake.down()
+    with pytest.raises(outbox.Transient, match="cannot reach Twilio"):
+        sender_for(make_config, fake).send(message())
+
+
+def test_wrong_credentials_count_against_the_channel_not_the_message(make_config, fake):
+    with pytest.raises(outbox.Transient, match="20003"):
+        sender_for(make_config, fake, auth_token="wrong").send(message())
