@@ -203,3 +203,31 @@ def test_desk_inbox_refuses_foreign_hosts_and_missing_form_tokens(app, tmp_path)
     web = create_desk_app(desk_home.load(home)).test_client()
     assert web.get("/", base_url="http://evil.example:8765").status_code == 403
     assert web.post("/sync", base_url="http://127.0.0.1:8765").status_code == 403
+
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+junk = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=80)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=st.sampled_from(["/api/desk/inbox", "/api/desk/inbox?known_size=", "/api/desk/ack", "/api/desk/events",
+                             "/api/desk/ledger/consistency?from=1&to=", "/api/referrals/", "/api/csos",
+                             "/api/reports/referrals"]),
+       suffix=junk, cso=junk, ts=junk, nonce=junk, sig=junk, token=junk, body=st.binary(max_size=200),
+       valid_signature=st.booleans())
+def test_garbage_never_causes_a_500(client, two, path, suffix, cso, ts, nonce, sig, token, body, valid_signature):
+    amal, *_ = two
+    from urllib.parse import quote
+    full = path + quote(suffix, safe="") if path.endswith(("=", "/")) else path
+    if valid_signature:
+        headers = sign(amal.cso_id, amal.token, amal.sign_key, "POST" if "ack" in path or "events" in path else "GET",
+                       full, body)
+    else:
+        headers = {"Authorization": f"Bearer {token}", "X-Dalil-CSO": cso, "X-Dalil-Timestamp": ts,
+                   "X-Dalil-Nonce": nonce, "X-Dalil-Signature": sig}
+    headers = {k: v.encode("utf-8", "replace").decode("latin-1") for k, v in headers.items()}
+    method = client.post if "ack" in path or "events" in path else client.get
+    r = method(full, data=body, headers=headers)
+    assert r.status_code < 500, (full, r.status_code, r.get_data(as_text=True))
+    assert r.is_json and "reason" in r.get_json() or r.status_code == 200
