@@ -81,6 +81,30 @@ MIGRATIONS = [
         updated_at REAL NOT NULL
     );
     """,
+    # Staff console: accounts (scrypt password hashes; session_epoch rises on a password or role change and
+    # ends every open session of that account) and failed logins for the rate limit. A failed login keeps a
+    # keyed hash of the typed name, not the name: people type their password into the wrong field.
+    """
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        password_hash TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'campaign', 'municipality')),
+        language TEXT NOT NULL DEFAULT 'ar',
+        active INTEGER NOT NULL DEFAULT 1,
+        session_epoch INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        last_login REAL
+    );
+    CREATE TABLE login_attempts (
+        id INTEGER PRIMARY KEY,
+        username_key TEXT NOT NULL,
+        address TEXT NOT NULL,
+        at REAL NOT NULL
+    );
+    CREATE INDEX login_attempts_user ON login_attempts(username_key, at);
+    CREATE INDEX login_attempts_address ON login_attempts(address, at);
+    """,
 ]
 
 _local = threading.local()
