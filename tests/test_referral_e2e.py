@@ -191,3 +191,20 @@ def test_referral_over_ussd_and_sms_leaves_nothing_that_identifies_the_person(li
     assert db.execute("SELECT count(*) FROM referrals WHERE envelope IS NOT NULL").fetchone()[0] == 0
     scrub_wal(db)
     assert not scan(files, secrets_of_the_person())
+
+    # --- the person asks for erasure from the USSD menu; the desk deletes both referrals -----------------------
+    again = Handset(live, PHONE, "ATUid_ref_2")
+    main = again.press()
+    screen = again.choose(main, i18n.t("en", "menu.main.settings"))
+    screen = again.choose(screen, i18n.t("en", "settings.erase"))
+    assert screen.startswith("CON " + t("help.erase.title"))
+    assert again.choose(screen, t("help.erase.yes")) == "END " + t("help.erase.done")
+    result = client.sync(desk)
+    assert result.erased == 2
+    with desk_store.connect(desk.db_path) as conn:
+        assert desk_store.referrals(conn) == []
+    assert dict(db.execute("SELECT state, count(*) FROM referrals GROUP BY state").fetchall()) == {"erased": 2}
+    while dispatcher.run_once():
+        pass
+    scrub_wal(db)
+    assert not scan(files, secrets_of_the_person())
