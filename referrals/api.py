@@ -149,6 +149,9 @@ def desk_consistency():
         return jsonify(proof=ledger.consistency(db, int(first), int(second)))
     except ValueError as e:
         abort(400, description=str(e))
+    except LookupError:
+        log.error("referrals: the log cannot give proofs; run `dalil ledger verify`")
+        abort(503, description="the gateway's log is damaged; its operator must run `dalil ledger verify`")
 
 
 # --- public: the signed head ------------------------------------------------------------------------------

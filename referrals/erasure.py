@@ -10,7 +10,7 @@ carries a fresh random salt and Argon2id(number, salt); a desk recomputes that f
 deletes the matches. Recovering the number from a notice means running Argon2id (64 MiB, ~0.1 s) over the
 number space once per notice: possible for a determined CSO, not a casual glance. Each desk that deletes
 reports an "erased" event per referral, which the log records (as a hash), and the gateway drops any envelope
-still waiting.
+still waiting. A notice names the log position of the request: a referral the person makes afterwards is kept.
 """
 from __future__ import annotations
 
@@ -40,14 +40,15 @@ def request(ctx, db, phone: str, contact_key: str | None = None) -> int:
     day = days.today()
     request_id = secrets.token_hex(16)
     with transaction(db):
+        # referrals logged before this entry are the ones to erase; a later one is a new request for help
+        before = ledger.append(db, key, "erasure_requested", request_id, day=day)
         csos = store.list_csos(db)
         for cso in csos:
             notice_id = secrets.token_hex(16)
             content = {"kind": "erasure", "id": notice_id, "day": day, "salt": sealing.b64(salt),
-                       "match": sealing.b64(match), "opslimit": OPSLIMIT, "memlimit": MEMLIMIT}
+                       "match": sealing.b64(match), "opslimit": OPSLIMIT, "memlimit": MEMLIMIT, "before": before}
             box, signature = sealing.seal(key, cso["id"], cso["box_key"], notice_id, content, kind="erasure")
             store.insert_notice(db, notice_id, cso["id"], box, signature, day)
-        ledger.append(db, key, "erasure_requested", request_id, day=day)
         if contact_key:
             contacts.forget(db, contact_key)  # the language and home area remembered for the number go too
     return len(csos)

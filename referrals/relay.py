@@ -7,11 +7,13 @@ exist (one CSO's token must not be a way to probe another's referrals).
 """
 from __future__ import annotations
 
-import hashlib
+import logging
 
 from gateway.store import scrub_wal, transaction
 from referrals import days, ledger, sealing, store
 from referrals.keyring import gateway_key
+
+log = logging.getLogger(__name__)
 
 # status event -> states it may follow; a repeat of the current state is accepted and changes nothing
 TRANSITIONS = {
@@ -38,6 +40,14 @@ def _own(db, cso: dict, referral_id) -> dict:
 
 
 def inbox(ctx, db, cso: dict, known_size: int | None) -> dict:
+    try:
+        return _inbox(ctx, db, cso, known_size)
+    except LookupError as e:  # a node missing from the log's table: damaged or edited on disk
+        log.error("referrals: the log cannot give proofs (%s); run `dalil ledger verify`", e)
+        raise Refused(503, "the gateway's log is damaged; its operator must run `dalil ledger verify`") from None
+
+
+def _inbox(ctx, db, cso: dict, known_size: int | None) -> dict:
     key = gateway_key(ctx)
     with transaction(db, immediate=False):  # one snapshot: head, proofs and envelopes agree
         head = ledger.current_head(db, key)
@@ -122,6 +132,3 @@ def expire(ctx, db) -> int:
     scrub_wal(db)
     return len(stale)
 
-
-def envelope_hash(box: bytes) -> str:
-    return hashlib.sha256(box).hexdigest()

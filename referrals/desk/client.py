@@ -140,8 +140,11 @@ def _check_envelope(desk: Desk, item: dict, head: dict) -> dict:
 
 
 def _erase(desk: Desk, conn, notice: dict, result: SyncResult) -> None:
+    before = notice.get("before")
+    if not isinstance(before, int):
+        return
     for r in store.referrals(conn):
-        if erasure.matches(r["content"].get("phone", ""), notice):
+        if r["ledger_index"] < before and erasure.matches(r["content"].get("phone", ""), notice):
             with store.transaction(conn):
                 store.delete_referral(conn, r["id"])
                 store.queue(conn, "event", r["id"], "erased")
@@ -174,7 +177,7 @@ def sync(desk: Desk, gateway: Gateway | None = None) -> SyncResult:
                     log.warning("desk: envelope refused: %s", e)
                     continue
                 with store.transaction(conn):
-                    if store.add_referral(conn, content, today):
+                    if store.add_referral(conn, content, today, int(item["ledger_index"])):
                         result.received += 1
                     store.queue(conn, "ack_referral", content["id"])
             for item in answer.get("notices", []):

@@ -17,7 +17,8 @@ CREATE TABLE IF NOT EXISTS referrals (
     content TEXT NOT NULL,
     status TEXT NOT NULL DEFAULT 'new',
     decline_reason TEXT NOT NULL DEFAULT '',
-    private_note TEXT NOT NULL DEFAULT ''
+    private_note TEXT NOT NULL DEFAULT '',
+    ledger_index INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS outgoing (
     seq INTEGER PRIMARY KEY,
@@ -47,7 +48,8 @@ CREATE TABLE IF NOT EXISTS state (
     value TEXT NOT NULL
 );
 """
-COLUMNS = ("id", "code", "need", "received_day", "content", "status", "decline_reason", "private_note")
+COLUMNS = ("id", "code", "need", "received_day", "content", "status", "decline_reason", "private_note",
+           "ledger_index")
 
 
 @contextmanager
@@ -82,10 +84,11 @@ def _referral(row) -> dict | None:
     return r
 
 
-def add_referral(conn, content: dict, day: str) -> bool:
-    cur = conn.execute("INSERT INTO referrals (id, code, need, received_day, content) VALUES (?, ?, ?, ?, ?) "
-                       "ON CONFLICT(id) DO NOTHING",
-                       [content["id"], content["code"], content["need"], day, json.dumps(content, ensure_ascii=False)])
+def add_referral(conn, content: dict, day: str, ledger_index: int) -> bool:
+    cur = conn.execute("INSERT INTO referrals (id, code, need, received_day, content, ledger_index) "
+                       "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
+                       [content["id"], content["code"], content["need"], day, json.dumps(content, ensure_ascii=False),
+                        ledger_index])
     return cur.rowcount > 0
 
 
