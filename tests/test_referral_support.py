@@ -35,7 +35,7 @@ def point_desk(home: Path, url: str) -> None:
 
 
 def refer(app, cso_id: str = "amal", *, phone: str = PHONE, need: str = "legal", governorate="kairouan",
-          delegation="kairouan_nord", nationality="sd", status="asylum", note="", channel="ussd", lang="fr"):
+          delegation="kairouan_nord", nationality="sudanese", status="asylum", note="", channel="ussd", lang="fr"):
     ctx = ctx_of(app)
     db = ctx.db()
     cso = store.get_cso(db, cso_id)

@@ -18,6 +18,16 @@ from referrals.desk.home import Desk
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
+def _area_names() -> dict[str, dict[str, str]]:
+    """Names of the area codes an envelope carries, from the reference data the flows package ships."""
+    try:
+        from flows.store import DELEGATIONS, GOVERNORATES
+    except ImportError:  # pragma: no cover - the desk then shows codes
+        return {}
+    rows = list(GOVERNORATES) + [d for ds in DELEGATIONS.values() for d in ds]
+    return {code: {"ar": ar, "fr": fr, "en": en} for code, ar, fr, en in rows}
+
+
 def create_desk_app(desk: Desk) -> Flask:
     app = Flask(__name__)
     app.json.ensure_ascii = False
@@ -26,6 +36,9 @@ def create_desk_app(desk: Desk) -> Flask:
 
     def tr(key: str, **values) -> str:
         return i18n.t(desk.language, key, **values)
+
+    def area(code: str) -> str:
+        return _area_names().get(code, {}).get(desk.language, code) if code else tr("desk.not_given")
 
     def label(prefix: str, code: str) -> str:
         if not code:
@@ -42,7 +55,7 @@ def create_desk_app(desk: Desk) -> Flask:
 
     @app.context_processor
     def helpers():
-        return {"t": tr, "label": label, "csrf": csrf, "lang": desk.language,
+        return {"t": tr, "label": label, "area": area, "csrf": csrf, "lang": desk.language,
                 "rtl": i18n.is_rtl(desk.language), "cso": desk.cso_id}
 
     def status_bar(conn) -> dict:
