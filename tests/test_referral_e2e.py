@@ -208,3 +208,32 @@ def test_referral_over_ussd_and_sms_leaves_nothing_that_identifies_the_person(li
         pass
     scrub_wal(db)
     assert not scan(files, secrets_of_the_person())
+
+
+@pytest.mark.parametrize("lang,choice", [("ar", "1"), ("fr", "2")])
+def test_refusing_consent_halfway_over_ussd_leaves_nothing(live, tmp_path, lang, choice):
+    from messages.segments import screen_length
+    ctx = live.app.extensions["dalil"]
+    db = ctx.db()
+    add_cso(live.app, tmp_path, "amal", needs=("protection",), areas=("*",), name="Association Amal")
+    t = lambda key, **kw: i18n.t(lang, key, **kw)  # noqa: E731
+    phone = {"ar": "+21620555001", "fr": "+21620555002"}[lang]
+    ussd = Handset(live, phone, f"ATUid_refuse_{lang}")
+    ussd.press()
+    main = ussd.choose(ussd.press(choice), directory.area_name(db, "medenine")[lang])
+    screens = [ussd.choose(main, t("menu.main.help"))]
+    screens.append(ussd.choose(screens[-1], t("help.need.protection")))
+    screens.append(ussd.choose(screens[-1], i18n.t(lang, "areas.skip")))  # where: prefer not to say
+    assert screens[-1].startswith("CON " + t("help.nat.title"))  # no delegation asked without a governorate
+    screens.append(ussd.choose(screens[-1], t("help.skip")))
+    screens.append(ussd.choose(screens[-1], t("help.skip")))
+    consent = t("help.consent.title", org="Association Amal")
+    assert screens[-1].startswith("CON " + consent[:20]) and "Association Amal" in screens[-1]
+    screens.append(ussd.choose(screens[-1], t("help.consent.no")))
+    assert screens[-1] == "END " + t("help.declined")
+    for screen in screens:
+        encoding, units = screen_length(screen[4:])
+        assert units <= (182 if encoding == "GSM-7" else 80), screen
+    for table in ("referrals", "ledger_entries", "erasure_notices"):
+        assert db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
