@@ -11,11 +11,14 @@ deletes the matches. Recovering the number from a notice means running Argon2id 
 number space once per notice: possible for a determined CSO, not a casual glance. Each desk that deletes
 reports an "erased" event per referral, which the log records (as a hash), and the gateway drops any envelope
 still waiting. A notice names the log position of the request: a referral the person makes afterwards is kept.
+Notices do not expire: a desk that syncs once a month still gets them (they go once acknowledged).
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
+import time
 
 from nacl.pwhash import argon2id
 
@@ -26,14 +29,39 @@ from referrals.keyring import gateway_key
 
 OPSLIMIT = argon2id.OPSLIMIT_INTERACTIVE
 MEMLIMIT = argon2id.MEMLIMIT_INTERACTIVE
+REPEAT_SECONDS = 3600
 
 
 def blind(phone: str, salt: bytes, opslimit: int = OPSLIMIT, memlimit: int = MEMLIMIT) -> bytes:
     return argon2id.kdf(32, phone.encode(), salt, opslimit=opslimit, memlimit=memlimit)
 
 
+def _repeated(ctx, phone: str) -> bool:
+    """True when this number asked within the last REPEAT_SECONDS: its first request already went to every CSO.
+
+    Kept in memory only, keyed by an HMAC under a secret made at start and never written down, so the
+    limiter is no list of who asked: a restart forgets both."""
+    state = ctx.services.setdefault("referrals.erasure_recent", {"secret": secrets.token_bytes(32), "seen": {}})
+    now = time.monotonic()
+    seen = state["seen"]
+    for k in [k for k, t in seen.items() if now - t > REPEAT_SECONDS]:
+        del seen[k]
+    key = hmac.new(state["secret"], phone.encode(), hashlib.sha256).digest()
+    if key in seen:
+        return True
+    seen[key] = now
+    return False
+
+
 def request(ctx, db, phone: str, contact_key: str | None = None) -> int:
-    """Queue a sealed erasure notice for every CSO; returns how many. Joins the caller's transaction."""
+    """Queue a sealed erasure notice for every CSO; returns how many. Joins the caller's transaction.
+
+    A repeat within the hour answers the same but queues nothing new: a loop of ERASE texts must not flood
+    the desks with notices that each cost an Argon2id run per referral they hold."""
+    if contact_key:
+        contacts.forget(db, contact_key)  # the language and home area remembered for the number go too
+    if _repeated(ctx, phone):
+        return 0
     salt = secrets.token_bytes(argon2id.SALTBYTES)
     match = blind(phone, salt)  # before the transaction: ~0.1 s of work should not hold the write lock
     key = gateway_key(ctx)
@@ -49,8 +77,6 @@ def request(ctx, db, phone: str, contact_key: str | None = None) -> int:
                        "match": sealing.b64(match), "opslimit": OPSLIMIT, "memlimit": MEMLIMIT, "before": before}
             box, signature = sealing.seal(key, cso["id"], cso["box_key"], notice_id, content, kind="erasure")
             store.insert_notice(db, notice_id, cso["id"], box, signature, day)
-        if contact_key:
-            contacts.forget(db, contact_key)  # the language and home area remembered for the number go too
     return len(csos)
 
 

@@ -119,7 +119,8 @@ def record_events(ctx, db, cso: dict, events: list) -> dict:
 
 
 def expire(ctx, db) -> int:
-    """Delete envelopes (and erasure notices) that no desk acknowledged within expiry_days; log each."""
+    """Delete envelopes that no desk acknowledged within expiry_days; log each. Erasure notices stay until
+    acknowledged: a desk that was offline for months must still erase."""
     key = gateway_key(ctx)
     today = days.today()
     cutoff = days.days_before(today, ctx.config["referrals"]["expiry_days"])
@@ -128,7 +129,6 @@ def expire(ctx, db) -> int:
         for referral in stale:
             ledger.append(db, key, "expired", referral["id"], day=today)
             store.set_state(db, referral["id"], "expired", today, drop_envelope=True)
-        store.delete_notices_before(db, cutoff)
     scrub_wal(db)
     return len(stale)
 

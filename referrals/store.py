@@ -193,9 +193,6 @@ def delete_notice(db, cso_id: str, notice_id: str) -> bool:
     return db.execute("DELETE FROM erasure_notices WHERE id = ? AND cso_id = ?", [notice_id, cso_id]).rowcount > 0
 
 
-def delete_notices_before(db, day: str) -> int:
-    return db.execute("DELETE FROM erasure_notices WHERE created_day < ?", [day]).rowcount
-
 
 # --- desk request nonces ------------------------------------------------------------------------------------
 

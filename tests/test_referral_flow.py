@@ -89,6 +89,18 @@ def test_erasure_keyword_in_each_language(app, tmp_path, word, lang):
     assert PHONE[1:].encode() not in blob
 
 
+def test_a_repeated_erasure_request_queues_nothing_new(app, tmp_path):
+    add_cso(app, tmp_path, "amal")
+    ctx = app.extensions["dalil"]
+    for i in range(3):
+        assert receive_sms(ctx, InboundSMS("africastalking", PHONE, "ERASE", f"id-repeat-{i}"))
+    db = ctx.db()
+    assert db.execute("SELECT count(*) FROM erasure_notices").fetchone()[0] == 1
+    assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 3  # each text is still answered
+    assert receive_sms(ctx, InboundSMS("africastalking", "+21620999888", "ERASE", "id-other"))
+    assert db.execute("SELECT count(*) FROM erasure_notices").fetchone()[0] == 2
+
+
 def test_not_an_erasure_keyword(app):
     from referrals import keywords
     assert keywords.keyword_language("erase my data please") is None
