@@ -16,6 +16,7 @@ import logging
 import time
 
 from flask import Blueprint, abort, jsonify, request
+from nacl.signing import VerifyKey
 
 from gateway import dalil
 from referrals import csos, desk_protocol, ledger, relay, report, store
@@ -82,7 +83,6 @@ def _desk() -> dict:
         _refuse_desk(401, f"timestamp outside the {window} s window (check the desk's clock)", cso_id)
     if len(nonce) < 16 or len(nonce) > 64:
         _refuse_desk(401, "nonce must be 16-64 characters", cso_id)
-    from nacl.signing import VerifyKey
     if not desk_protocol.check_signature(VerifyKey(cso["verify_key"]), request.method, request.full_path.rstrip("?"),
                                          timestamp, nonce, request.get_data(), signature):
         _refuse_desk(401, "bad request signature", cso_id)

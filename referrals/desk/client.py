@@ -81,8 +81,8 @@ def push(desk: Desk, gateway: Gateway) -> int:
         try:
             gateway.call("POST", path, body)
         except GatewayRefused as e:
-            if e.status >= 500:
-                raise
+            if e.status not in (400, 404, 409):
+                raise  # not authenticated, or the gateway is unwell: keep them for the next sync
             # the gateway will never take these (not ours, or an impossible transition): keep the alert, drop them
             with store.connect(desk.db_path) as conn:
                 store.alert(conn, days.today(), "refused", reason=e.reason)
@@ -168,6 +168,8 @@ def sync(desk: Desk, gateway: Gateway | None = None) -> SyncResult:
                 return _finish(desk, result, error="log check failed")
             today = days.today()
             for item in answer.get("referrals", []):
+                if not isinstance(item, dict):
+                    continue
                 try:
                     content = _check_envelope(desk, item, head)
                 except sealing.EnvelopeError as e:
@@ -181,6 +183,8 @@ def sync(desk: Desk, gateway: Gateway | None = None) -> SyncResult:
                         result.received += 1
                     store.queue(conn, "ack_referral", content["id"])
             for item in answer.get("notices", []):
+                if not isinstance(item, dict):
+                    continue
                 try:
                     notice = sealing.open_envelope(desk.gateway_key, desk.cso_id, desk.box_secret, str(item["id"]),
                                                    sealing.unb64(item["envelope"]), sealing.unb64(item["signature"]),
