@@ -25,9 +25,12 @@ def register(main: click.Group) -> None:
         """Run the dispatcher alone, in the foreground (Ctrl-C or SIGTERM stops it cleanly)."""
         from gateway.dispatcher import DispatcherPool
         pool = DispatcherPool(_context(obj), workers)
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: pool.stop())
-        pool.start(until_empty=until_empty).join()
+        previous = {sig: signal.signal(sig, lambda *_: pool.stop()) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            pool.start(until_empty=until_empty).join()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     @main.command()
     @click.option("--json", "as_json", is_flag=True, help="print the /healthz JSON instead of tables")

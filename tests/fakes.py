@@ -12,7 +12,7 @@
         tw.fail_next("disconnect")                # the connection closes without an answer
         tw.down(); ...; tw.up()                   # connection refused, then back on the same port
 
-Failure kinds: throttle, error, hang, disconnect, permanent. A message is recorded the moment the fake accepts
+Failure kinds: throttle, error, hang, disconnect, permanent, garbage (a 200 HTML page, as a captive portal). A message is recorded the moment the fake accepts
 it, before the answer goes out, as a real provider would have it: a client killed in between still sent it.
 Run one alone with `python tests/fakes.py twilio|africastalking [port]` (the bench does, in another process).
 """
@@ -32,7 +32,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 PAYLOADS = Path(__file__).parent / "payloads"
-KINDS = ("throttle", "error", "hang", "disconnect", "permanent")
+KINDS = ("throttle", "error", "hang", "disconnect", "permanent", "garbage")
 
 
 def payload(name: str):
@@ -43,6 +43,10 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], (ConnectionError, OSError)):  # a killed client is expected here
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -206,6 +210,8 @@ class FakeProvider:
                 return 503, "text/plain", b"hung"
             if kind == "disconnect":
                 return None
+            if kind == "garbage":
+                return 200, "text/html", b"<html><body>Please log in to the office Wi-Fi</body></html>"
             return self.failure(kind, options)
         return self.accept(method, path, headers, form)
 

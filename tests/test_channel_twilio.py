@@ -196,6 +196,7 @@ def test_sender_with_a_messaging_service_and_no_callback(make_config, fake):
     ("permanent", {"code": 21211}, (outbox.Permanent, "twilio 21211: invalid 'To' number", False)),
     ("permanent", {"code": 21614}, (outbox.Permanent, "twilio 21614", False)),
     ("disconnect", {}, (outbox.Transient, "cannot reach Twilio", False)),
+    ("garbage", {}, (outbox.Transient, "Twilio reply is not JSON", False)),
 ])
 def test_sender_classifies_twilio_errors(make_config, fake, kind, options, expected):
     fake.fail_next(kind, **options)
@@ -221,3 +222,24 @@ def test_sender_timeout_and_refused_connection_are_transient(make_config, fake):
 def test_wrong_credentials_count_against_the_channel_not_the_message(make_config, fake):
     with pytest.raises(outbox.Transient, match="20003"):
         sender_for(make_config, fake, auth_token="wrong").send(message())
+
+
+# -- fuzz: a correctly signed but odd request is a 2xx or a 400, never a 500 -----------------------------------------
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+FORM = st.dictionaries(st.sampled_from(["From", "To", "Body", "MessageSid", "SmsSid", "MessageStatus", "SmsStatus",
+                                        "ErrorCode", "NumSegments", "AccountSid"]),
+                       st.text(max_size=40), max_size=8)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(form=FORM, hook=st.sampled_from(["sms", "status"]))
+def test_any_signed_form_answers_2xx_or_400(client, form, hook):
+    assert post_signed(client, f"/hooks/twilio/{hook}", form).status_code in (200, 204, 400)
+
+
+def test_odd_error_code_is_not_a_500(app, client):
+    params = {**fields("twilio_status_undelivered.json"), "ErrorCode": "²"}
+    sent_row(app, params["MessageSid"])
+    assert post_signed(client, "/hooks/twilio/status", params).status_code == 204

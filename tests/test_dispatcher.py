@@ -252,3 +252,52 @@ def test_stop_gives_claimed_messages_back(make_ctx, twilio):
     dispatcher.run_once()
     counts = outbox.counts_by_state(db)
     assert counts.get("sending", 0) == 0 and counts["queued"] == 50
+
+
+def test_healthz_and_dalil_status_show_depth_age_and_channels(make_config, twilio, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from gateway import create_app
+    from gateway.cli import main
+    app = create_app(make_config(channels={"twilio": twilio.channel_config(), "africastalking": {"enabled": False}}))
+    ctx = app.extensions["dalil"]
+    db = ctx.db()
+    outbox.enqueue(db, TN, "waiting")
+    outbox.enqueue(db, TN, "sent")
+    twilio.fail_next("error")
+    Dispatcher(ctx).run_once()  # one 500 recorded as the channel's last error, then the other goes out
+    snap = app.test_client().get("/healthz").json
+    assert snap["outbox"]["depth"] == 1 and snap["outbox"]["by_state"] == {"queued": 1, "sent": 1}
+    assert snap["outbox"]["oldest_queued_seconds"] >= 0
+    assert snap["channels"]["twilio"]["last_success"] and snap["channels"]["twilio"]["last_error"]
+    assert snap["channels"]["twilio"]["available"] is True
+
+    config_file = tmp_path / "status.toml"
+    config_file.write_text(f'[gateway]\ndatabase = "{ctx.db_path}"\nkeys_dir = "{ctx.keys_dir}"\n'
+                           f'[channels.twilio]\nenabled = true\naccount_sid = "{twilio.account_sid}"\n'
+                           f'auth_token = "x"\nfrom_number = "+15005550006"\n')
+    runner = CliRunner()
+    table = runner.invoke(main, ["--config", str(config_file), "status"])
+    assert table.exit_code == 0, table.output
+    assert "queued" in table.output and "twilio" in table.output and "20500" in table.output
+    as_json = runner.invoke(main, ["--config", str(config_file), "status", "--json"])
+    assert json.loads(as_json.output)["outbox"]["by_state"]["sent"] == 1
+
+
+def test_dalil_dispatch_until_empty(make_config, twilio, tmp_path):
+    from click.testing import CliRunner
+
+    from gateway.cli import main
+    config_file = tmp_path / "dispatch.toml"
+    config_file.write_text(f'[gateway]\ndatabase = "d.db"\nkeys_dir = "keys"\n'
+                           f'[channels.twilio]\nenabled = true\naccount_sid = "{twilio.account_sid}"\n'
+                           f'auth_token = "{twilio.auth_token}"\nfrom_number = "{twilio.from_number}"\n'
+                           f'base_url = "{twilio.url}"\n[dispatcher]\npoll_seconds = 0.01\n')
+    ctx = initialize(load(str(config_file)))
+    for i in range(30):
+        outbox.enqueue(ctx.db(), TN, f"m{i}")
+    result = CliRunner().invoke(main, ["--config", str(config_file), "dispatch", "--until-empty"])
+    assert result.exit_code == 0, result.output
+    assert sorted(twilio.bodies()) == sorted(f"m{i}" for i in range(30))

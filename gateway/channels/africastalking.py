@@ -11,6 +11,7 @@ import logging
 
 import requests
 from africastalking import SMSService
+from africastalking.Service import validate_phone
 from flask import Blueprint, abort, request
 
 from gateway import contacts, dalil, outbox
@@ -96,7 +97,10 @@ class _SMSService(SMSService):
         res = self._session.request(method, url, headers=headers, data=data, params=params, timeout=timeout)
         if not 200 <= res.status_code < 300:
             raise ATHTTPError(res.status_code, res.text)
-        return res.json()
+        try:
+            return res.json()
+        except ValueError:  # a captive portal or proxy page, not AT: AT may not have the message
+            raise outbox.Transient(f"africastalking: HTTP {res.status_code} reply is not JSON") from None
 
 
 class Sender:
@@ -109,10 +113,10 @@ class Sender:
         self.service = _SMSService(section["username"], section["api_key"], section["base_url"])
 
     def send(self, msg: outbox.Outgoing) -> str:
+        if not validate_phone(msg.to):  # the SDK's own check, which it would raise as a ValueError
+            raise outbox.Permanent("africastalking: number refused by the SDK")
         try:
             reply = self.service.send(msg.body, [msg.to], sender_id=self.sender_id, timeout=self.timeout)
-        except ValueError:
-            raise outbox.Permanent("africastalking: number refused by the SDK") from None
         except ATHTTPError as e:
             raise classify_http(e.status, e.text) from None
         except requests.Timeout:

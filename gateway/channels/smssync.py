@@ -111,6 +111,7 @@ def _hand_over_messages():
     router = routing.build(ctx.config, db, now)
     limit = _rate_allowance(ctx, db, _config()["batch"])
     with transaction(db):
+        outbox.reclaim_expired_leases(db, now)  # the dispatcher may not be running: the phone's own come back
         batch = outbox.claim(db, LEASE_OWNER, router.sql(), [CHANNEL], limit,
                              ctx.config["dispatcher"]["lease_seconds"], now,
                              provider_id_sql="coalesce(provider_id, lower(hex(randomblob(16))))")

@@ -79,6 +79,8 @@ class Sender:
             raise outbox.Transient(f"cannot reach Twilio: {type(e).__name__}") from None
         except TwilioException as e:
             raise outbox.Transient(f"Twilio client error: {type(e).__name__}") from None
+        except ValueError:  # a 2xx that is not Twilio's JSON: a captive portal or proxy page
+            raise outbox.Transient("Twilio reply is not JSON") from None
         return message.sid
 
 
@@ -141,7 +143,7 @@ def status_callback():
 def _record_outcome(sid: str, status: str, error_code: str | None) -> None:
     ctx = dalil()
     db = ctx.db()
-    code = int(error_code) if (error_code or "").isdigit() else None
+    code = int(error_code) if (error_code or "").isascii() and (error_code or "").isdigit() else None
     reason = f"twilio {status}" + (f" {code}" if code else "")
     with transaction(db):
         found = outbox.record_receipt(db, CHANNEL, sid, status in DELIVERED, reason)
