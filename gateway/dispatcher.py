@@ -36,6 +36,7 @@ SENDERS = {"twilio": "gateway.channels.twilio:Sender", "africastalking": "gatewa
 HOUSEKEEPING_SECONDS = 5.0
 SUCCESS_WRITE_SECONDS = 1.0  # channel_health.last_success is written at most this often per channel
 TIMEOUT_MARGIN_SECONDS = 1.0
+RECORD_TRIES = 3  # busy_timeout is 10 s a try
 
 
 def opt_out(db, e164: str, reason: str, channel: str) -> bool:
@@ -264,6 +265,18 @@ class Dispatcher:
         return False
 
     def _sent(self, db, msg: outbox.Outgoing, provider_id: str) -> None:
+        """Record the send, trying harder than usual: the provider has the message, and a lost write would send it
+        again once the lease lapses."""
+        for attempt in range(1, RECORD_TRIES + 1):
+            try:
+                return self._record_sent(db, msg, provider_id)
+            except sqlite3.OperationalError:
+                if attempt == RECORD_TRIES:
+                    raise
+                log.warning("message %s sent but the database is busy; recording it again", msg.id)
+                time.sleep(0.2 * attempt)
+
+    def _record_sent(self, db, msg: outbox.Outgoing, provider_id: str) -> None:
         now = time.time()
         if msg.channel not in self._failing and now - self._success_written.get(msg.channel, 0) < \
                 SUCCESS_WRITE_SECONDS:

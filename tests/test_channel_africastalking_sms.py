@@ -183,3 +183,10 @@ FORM = st.dictionaries(st.sampled_from(["from", "to", "text", "id", "date", "lin
 @given(form=FORM, hook=st.sampled_from(["sms", "delivery"]))
 def test_any_form_answers_200_or_400(client, form, hook):
     assert client.post(f"{HOOKS}/{hook}", data=form).status_code in (200, 400)
+
+
+@pytest.mark.parametrize("reply", [{}, [], "text", {"SMSMessageData": {"Message": "InvalidSenderId",
+                                                                      "Recipients": []}}])
+def test_a_reply_without_a_recipient_status_is_retried(reply):
+    with pytest.raises(outbox.Transient, match="without a recipient"):
+        channel.recipient_outcome(reply)

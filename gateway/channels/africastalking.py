@@ -138,9 +138,8 @@ def recipient_outcome(reply) -> str:
     try:
         recipient = reply["SMSMessageData"]["Recipients"][0]
         code = int(recipient.get("statusCode", 0))
-    except (TypeError, KeyError, IndexError, ValueError):
-        summary = outbox.clean_error(str((reply or {}).get("SMSMessageData", {}).get("Message", "")) or "?")
-        raise outbox.Transient(f"africastalking: no recipient in reply ({summary})") from None
+    except (TypeError, KeyError, IndexError, ValueError, AttributeError):
+        raise outbox.Transient("africastalking: reply without a recipient status") from None
     if code in ACCEPTED_CODES:
         return recipient["messageId"]
     name = TRANSIENT_CODES.get(code) or PERMANENT_CODES.get(code) or recipient.get("status", "unknown")

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "smssync"
 LEASE_OWNER = "smssync-phone"
 MAX_IDS = 500  # uuids accepted per task=sent / task=result request
+RESULT_WINDOW_SECONDS = 24 * 3600
 
 bp = Blueprint("smssync", __name__, url_prefix="/hooks/smssync")
 
@@ -164,9 +165,12 @@ def _confirm_sent():
 
 
 def _awaiting_results():
+    """The phone asks which uuids still want a result: those sent in the last day (a phone with delivery reports
+    switched off never answers, and the list must not grow for ever)."""
     rows = dalil().db().execute(
         "SELECT provider_id FROM outbox WHERE channel = ? AND state = 'sent' AND provider_id IS NOT NULL "
-        "ORDER BY sent_at DESC LIMIT ?", [CHANNEL, MAX_IDS]).fetchall()
+        "AND sent_at > ? ORDER BY sent_at DESC LIMIT ?", [CHANNEL, time.time() - RESULT_WINDOW_SECONDS, MAX_IDS]
+    ).fetchall()
     return jsonify(message_uuids=[r[0] for r in rows])
 
 
