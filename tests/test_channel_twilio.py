@@ -243,3 +243,35 @@ def test_odd_error_code_is_not_a_500(app, client):
     params = {**fields("twilio_status_undelivered.json"), "ErrorCode": "²"}
     sent_row(app, params["MessageSid"])
     assert post_signed(client, "/hooks/twilio/status", params).status_code == 204
+
+
+def test_round_trip_over_http_inbound_reply_and_delivery_receipt(make_config):
+    """Twilio posts an SMS to the gateway behind waitress, the dispatcher sends the reply to (fake) Twilio, Twilio
+    posts the delivery status back: the reply ends delivered, with its number and text wiped."""
+    from conftest import LiveServer
+    from gateway.dispatcher import start_background, stop_background
+    with FakeTwilio(auth_token=TOKEN) as fake:
+        app = create_app(make_config(gateway={"public_url": PUBLIC},
+                                     channels={"twilio": fake.channel_config(), "africastalking": {"enabled": False}},
+                                     dispatcher={"enabled": True, "poll_seconds": 0.01}))
+        db = app.extensions["dalil"].db()
+        with LiveServer(app) as live:
+            params = fields("twilio_inbound_sms.json")
+            signature = RequestValidator(TOKEN).compute_signature(PUBLIC + "/hooks/twilio/sms", params)
+            assert live.post("/hooks/twilio/sms", data=params,
+                             headers={"X-Twilio-Signature": signature}).status_code == 200
+            expected = replies(app)
+            start_background(app)
+            try:
+                sent = fake.wait_for(expected, timeout=10)
+            finally:
+                stop_background(app)
+            assert len(sent) == expected and {m["to"] for m in sent} == {"+21620123456"}
+            for message in sent:
+                status = {**fields("twilio_status_delivered.json"), "MessageSid": message["id"],
+                          "SmsSid": message["id"]}
+                signature = RequestValidator(TOKEN).compute_signature(message["status_callback"], status)
+                assert live.post("/hooks/twilio/status", data=status,
+                                 headers={"X-Twilio-Signature": signature}).status_code == 204
+        rows = db.execute("SELECT state, to_number, body FROM outbox").fetchall()
+        assert rows == [("delivered", None, None)] * expected
