@@ -48,7 +48,7 @@ account_sid = "{fake.account_sid}"
 auth_token = "{fake.auth_token}"
 from_number = "{fake.from_number}"
 base_url = "{fake.url}"
-timeout_seconds = 0.4
+timeout_seconds = 2.0  # never reached on loopback: a timeout would be a repeat without a kill
 
 [channels.africastalking]
 enabled = false
@@ -57,7 +57,7 @@ enabled = false
 batch = 20
 workers = {WORKERS}
 poll_seconds = 0.05
-lease_seconds = 2.0
+lease_seconds = 6.0  # the floor: twice (timeout + 1 s)
 backoff_base_seconds = 0.05
 backoff_max_seconds = 0.2
 """)
