@@ -31,7 +31,7 @@ def twilio():
 def app(make_config, twilio):
     app = create_app(make_config(
         channels={"smssync": {"enabled": True, "secret": SECRET, "prefixes": ["+216"], "batch": 5},
-                  "twilio": twilio.channel_config(timeout_seconds=0.5),
+                  "twilio": twilio.channel_config(timeout_seconds=2.0),
                   "africastalking": {"enabled": False}},
         dispatcher={"lease_seconds": 30.0, "poll_seconds": 0.01}))
     yield app

@@ -37,9 +37,9 @@ def at():
 
 @pytest.fixture
 def make_ctx(make_config):
-    def make(twilio=None, at=None, **dispatcher):
-        channels = {"twilio": twilio.channel_config(timeout_seconds=0.5) if twilio else {"enabled": False},
-                    "africastalking": at.channel_config(timeout_seconds=0.5) if at else {"enabled": False}}
+    def make(twilio=None, at=None, timeout=2.0, **dispatcher):
+        channels = {"twilio": twilio.channel_config(timeout_seconds=timeout) if twilio else {"enabled": False},
+                    "africastalking": at.channel_config(timeout_seconds=timeout) if at else {"enabled": False}}
         cfg = load(make_config(channels=channels, dispatcher={**FAST, **dispatcher}))
         return initialize(cfg)
     yield make
@@ -105,10 +105,10 @@ def test_outage_of_any_length_loses_nothing(make_ctx, twilio):
 
 
 def test_server_errors_hangs_and_dropped_connections_are_retried(make_ctx, twilio):
-    ctx = make_ctx(twilio, circuit_failures=10)
+    ctx = make_ctx(twilio, timeout=0.3, circuit_failures=10)
     db = ctx.db()
     twilio.fail_next("error", status=503)
-    twilio.fail_next("hang", seconds=1.0)  # longer than the 0.5 s timeout
+    twilio.fail_next("hang", seconds=1.0)  # longer than the 0.3 s timeout
     twilio.fail_next("disconnect")
     msg = outbox.enqueue(db, TN, "persistent")
     assert drain(Dispatcher(ctx), db) == {"sent": 1}
