@@ -42,6 +42,7 @@ class Outgoing:
     idempotency_key: str
     attempts: int
     sensitive: bool
+    provider_id: str | None = None  # set at claim time only by a pull channel (the SMSSync uuid)
 
 
 class SendError(Exception):
@@ -116,15 +117,7 @@ def claim(db, owner: str, route: tuple[str, list], channels: Iterable[str], limi
         [owner, now + lease_seconds, *params, now, now, now, *params, *channels, limit],
     ).fetchall()
     rows.sort(key=lambda r: (r[8], r[9], r[0]))
-    return [Outgoing(r[0], r[1], r[2], r[3], r[4] or 1, r[5], r[6], bool(r[7])) for r in rows]
-
-
-def provider_ids(db, ids: Iterable[int]) -> dict[int, str]:
-    ids = list(ids)
-    if not ids:
-        return {}
-    marks = ", ".join("?" for _ in ids)
-    return dict(db.execute(f"SELECT id, provider_id FROM outbox WHERE id IN ({marks})", ids).fetchall())
+    return [Outgoing(r[0], r[1], r[2], r[3], r[4] or 1, r[5], r[6], bool(r[7]), r[10]) for r in rows]
 
 
 def mark_sent(db, msg_id: int, provider_id: str | None, now: float | None = None) -> bool:

@@ -118,9 +118,8 @@ def _hand_over_messages():
                              provider_id_sql="coalesce(provider_id, lower(hex(randomblob(16))))")
     _take_rate_tokens(ctx, batch)
     if batch:
-        ids = outbox.provider_ids(db, [m.id for m in batch])
         log.info("smssync: handed %d message(s) to the phone", len(batch))
-    messages = [{"to": m.to, "message": m.body, "uuid": ids[m.id]} for m in batch] if batch else []
+    messages = [{"to": m.to, "message": m.body, "uuid": m.provider_id} for m in batch]
     return jsonify(payload={"task": "send", "secret": _config()["secret"], "messages": messages})
 
 
