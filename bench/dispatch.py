@@ -64,8 +64,8 @@ def dispatcher_run(url: str, n: int, workdir: str, rate: float | None = None,
                 "channels": {"twilio": twilio}, "dispatcher": dispatcher})
     ctx = initialize(cfg)
     db = ctx.db()
-    for i in range(n):
-        outbox.enqueue(db, TO, f"dispatched {i}", kind="blast")
+    for i in range(n):  # not "blast": blasts wait out quiet hours (messages.sendcheck), and this runs at any hour
+        outbox.enqueue(db, TO, f"dispatched {i}", kind="notice")
     pool = DispatcherPool(ctx, workers)
     started = time.perf_counter()
     pool.start(until_empty=True).join()

@@ -37,18 +37,15 @@ HOUSEKEEPING_SECONDS = 5.0
 SUCCESS_WRITE_SECONDS = 1.0  # channel_health.last_success is written at most this often per channel
 TIMEOUT_MARGIN_SECONDS = 1.0
 RECORD_TRIES = 3  # busy_timeout is 10 s a try
+# Packages whose hold(ctx, db, msg_id) may keep a claimed message back at the last moment (a subscriber opted out,
+# a campaign paused, quiet hours began); a held message has already been moved by the check.
+SEND_CHECK_MODULES = ("messages.sendcheck",)
+_send_checks: list | None = None
 
 
 def opt_out(db, e164: str, reason: str, channel: str) -> bool:
     """Tell the subscribers package (if installed) that this number refuses our messages."""
-    name = "messages.subscribers"
-    try:
-        module = importlib.import_module(name)
-    except ModuleNotFoundError as e:
-        if e.name != name:
-            raise
-        return False
-    hook = getattr(module, "opt_out", None)
+    hook = getattr(_optional_module("messages.subscribers"), "opt_out", None)
     if hook is None:
         return False
     try:
@@ -60,6 +57,45 @@ def opt_out(db, e164: str, reason: str, channel: str) -> bool:
         log.exception("opt-out hook failed (reason: %s, channel: %s)", reason, channel)
         return False
     return True
+
+
+def held_back(ctx, db, msg_id: int) -> str | None:
+    """Why a claimed message must not go now, or None. A check that fails lets the message go: those packages
+    already keep waiting rows right, this only narrows a window, and delivery must not stop on their bug."""
+    for check in _checks():
+        try:
+            reason = check(ctx, db, msg_id)
+        except Exception:
+            log.exception("send check %s failed on message %s; sending", check.__module__, msg_id)
+            continue
+        if reason:
+            return reason
+    return None
+
+
+def _checks() -> list:
+    global _send_checks
+    if _send_checks is None:  # resolved once: a missing module is searched for on disk each time it is imported
+        found = []
+        for name in SEND_CHECK_MODULES:
+            try:
+                module = _optional_module(name)
+            except ImportError:
+                log.exception("send check %s cannot be imported; messages go without it", name)
+                continue
+            if module is not None and hasattr(module, "hold"):
+                found.append(module.hold)
+        _send_checks = found
+    return _send_checks
+
+
+def _optional_module(name: str):
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name != name:
+            raise
+        return None
 
 
 def provider_session(url: str) -> requests.Session:
@@ -214,6 +250,8 @@ class Dispatcher:
             if self.stop_event.is_set() or not self._can_finish(msg, lease_until) \
                     or not self._wait_for_rate(msg, lease_until):
                 return self._give_back(db, batch[i:])
+            if held_back(self.ctx, db, msg.id):
+                continue
             if self._send_one(db, msg):  # the circuit opened: the rest go back to be routed elsewhere
                 return self._give_back(db, batch[i + 1:])
 

@@ -96,7 +96,7 @@ def test_unknown_task_is_a_400(client):
 def test_phone_polls_confirms_and_reports_delivery(app, client):
     db = db_of(app)
     referral = outbox.enqueue(db, "+21620123456", "Votre demande est transmise", kind="referral", sensitive=True)
-    blast = outbox.enqueue(db, "+21698111222", "Nouvelle formation à Kairouan", kind="blast")
+    notice = outbox.enqueue(db, "+21698111222", "Nouvelle formation à Kairouan", kind="notice")
     abroad = outbox.enqueue(db, "+33612345678", "Bonjour", kind="reply")  # not the phone's prefix
     handed = poll(client).json["payload"]
     assert handed["task"] == "send" and handed["secret"] == SECRET  # the phone checks it is talking to us
@@ -114,7 +114,7 @@ def test_phone_polls_confirms_and_reports_delivery(app, client):
     result["message_result"][0]["uuid"], result["message_result"][1]["uuid"] = uuids
     assert client.post(f"{URL}?task=result&secret={SECRET}", json=result).status_code == 200
     assert db.execute("SELECT state FROM outbox WHERE id = ?", [referral]).fetchone() == ("delivered",)
-    failed = db.execute("SELECT state, error FROM outbox WHERE id = ?", [blast]).fetchone()
+    failed = db.execute("SELECT state, error FROM outbox WHERE id = ?", [notice]).fetchone()
     assert failed[0] == "failed" and failed[1].startswith("phone could not send (1: Failed to send SMS")
     assert db.execute("SELECT state FROM outbox WHERE id = ?", [abroad]).fetchone() == ("queued",)
 

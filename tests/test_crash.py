@@ -84,7 +84,7 @@ def test_sigkill_during_a_run_loses_nothing_and_repeats_only_in_flight_messages(
     db = ctx.db()
     with db.conn:
         for i in range(MESSAGES):
-            outbox.enqueue(db, "+21620123456", f"crash {i:05d}", kind="blast")
+            outbox.enqueue(db, "+21620123456", f"crash {i:05d}", kind="notice")
     close_thread_connections()
     log = open(tmp_path / "dispatch.log", "ab")
     leased_at_kills: list[set[str]] = []

@@ -138,7 +138,7 @@ def test_unsubscribed_21610_fails_and_opts_the_number_out(make_ctx, twilio, monk
     ctx = make_ctx(twilio)
     db = ctx.db()
     twilio.fail_next("permanent", code=21610)
-    msg = outbox.enqueue(db, TN, "news", kind="blast")
+    msg = outbox.enqueue(db, TN, "news", kind="notice")
     assert drain(Dispatcher(ctx), db) == {"failed": 1}
     assert "21610" in row(db, msg)["error"]
     assert calls == [(TN, "twilio", "twilio 21610: recipient opted out (STOP)")]
@@ -162,7 +162,7 @@ def test_rate_limit_is_shared_by_dispatchers(make_ctx, twilio):
     ctx = make_ctx(twilio, rate_segments_per_second={"twilio": 20}, batch=5)
     db = ctx.db()
     for i in range(40):
-        outbox.enqueue(db, TN, f"m{i}", kind="blast")
+        outbox.enqueue(db, TN, f"m{i}", kind="notice")
     pool = DispatcherPool(ctx, workers=3)
     started = time.time()
     pool.start(until_empty=True).join(timeout=15)
@@ -301,3 +301,30 @@ def test_dalil_dispatch_until_empty(make_config, twilio, tmp_path):
     result = CliRunner().invoke(main, ["--config", str(config_file), "dispatch", "--until-empty"])
     assert result.exit_code == 0, result.output
     assert sorted(twilio.bodies()) == sorted(f"m{i}" for i in range(30))
+
+
+def test_a_send_check_can_hold_a_claimed_message_back(make_ctx, twilio, monkeypatch):
+    import gateway.dispatcher as dispatcher_module
+    ctx = make_ctx(twilio)
+    db = ctx.db()
+    keep, hold = outbox.enqueue(db, TN, "goes"), outbox.enqueue(db, TN, "paused campaign", kind="blast")
+
+    def check(ctx, db, msg_id):
+        if msg_id != hold:
+            return None
+        db.execute("UPDATE outbox SET state = 'queued', not_before = ?, lease_owner = NULL WHERE id = ?",
+                   [time.time() + 3600, msg_id])
+        return "paused"
+
+    module = types.ModuleType("messages.sendcheck")
+    module.hold = check
+    monkeypatch.setitem(sys.modules, "messages.sendcheck", module)
+    monkeypatch.setattr(dispatcher_module, "_send_checks", None)
+    Dispatcher(ctx).run_once()
+    assert twilio.bodies() == ["goes"]
+    assert row(db, keep)["state"] == "sent" and row(db, hold)["state"] == "queued"
+    module.hold = lambda ctx, db, msg_id: 1 / 0  # a broken check does not stop delivery
+    monkeypatch.setattr(dispatcher_module, "_send_checks", None)
+    db.execute("UPDATE outbox SET not_before = 0 WHERE id = ?", [hold])
+    Dispatcher(ctx).run_once()
+    assert twilio.bodies() == ["goes", "paused campaign"]

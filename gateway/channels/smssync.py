@@ -25,6 +25,7 @@ import time
 from flask import Blueprint, abort, jsonify, request
 
 from gateway import contacts, dalil, health, outbox, routing
+from gateway.dispatcher import held_back
 from gateway.inbound import InboundSMS, receive_sms
 from gateway.store import scrub_wal, transaction
 
@@ -116,6 +117,7 @@ def _hand_over_messages():
         batch = outbox.claim(db, LEASE_OWNER, router.sql(), [CHANNEL], limit,
                              ctx.config["dispatcher"]["lease_seconds"], now,
                              provider_id_sql="coalesce(provider_id, lower(hex(randomblob(16))))")
+    batch = [m for m in batch if not held_back(ctx, db, m.id)]
     _take_rate_tokens(ctx, batch)
     if batch:
         log.info("smssync: handed %d message(s) to the phone", len(batch))
