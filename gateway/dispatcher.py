@@ -15,7 +15,6 @@ backoff with jitter, counted against the channel's circuit; permanent error -> f
 from __future__ import annotations
 
 import importlib
-import inspect
 import logging
 import os
 import random
@@ -44,30 +43,24 @@ _send_checks: list | None = None
 
 
 def opt_out(db, e164: str, reason: str, channel: str) -> bool:
-    """Tell the subscribers package (if installed) that this number refuses our messages."""
-    hook = getattr(_optional_module("messages.subscribers"), "opt_out", None)
-    if hook is None:
-        return False
+    """A provider says this number refuses our messages (Twilio 21610, AT blacklist): opt it out everywhere."""
+    subscribers = importlib.import_module("messages.subscribers")
     try:
-        if "via" in inspect.signature(hook).parameters:  # messages.subscribers: opt_out(db, phone, *, channel, via)
-            hook(db, e164, channel=channel, via=reason)
-        else:
-            hook(db, e164, reason, channel)
+        return subscribers.opt_out(db, e164, channel=channel, via=reason)
     except Exception:
-        log.exception("opt-out hook failed (reason: %s, channel: %s)", reason, channel)
+        log.exception("opt-out failed (reason: %s, channel: %s)", reason, channel)
         return False
-    return True
 
 
 def held_back(ctx, db, msg_id: int) -> str | None:
-    """Why a claimed message must not go now, or None. A check that fails lets the message go: those packages
-    already keep waiting rows right, this only narrows a window, and delivery must not stop on their bug."""
+    """Why a claimed message must not go now, or None. A check that fails holds the message too (its lease runs
+    out and a later pass tries again): texting someone who said STOP is worse than a late message."""
     for check in _checks():
         try:
             reason = check(ctx, db, msg_id)
         except Exception:
-            log.exception("send check %s failed on message %s; sending", check.__module__, msg_id)
-            continue
+            log.exception("send check %s failed on message %s; holding it", check.__module__, msg_id)
+            return "send check failed"
         if reason:
             return reason
     return None
