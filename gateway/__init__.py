@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, jsonify, request
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
 from gateway import config as config_module
@@ -32,6 +33,15 @@ BLUEPRINTS = (
 )
 
 MAX_REQUEST_BYTES = 256 * 1024  # a webhook is a few hundred bytes; a directory import can be larger
+
+
+class StaffOnlySessions(SecureCookieSessionInterface):
+    """Providers' webhooks carry no cookies: skip the signed-cookie work on the hot path they share."""
+
+    def open_session(self, app, request):
+        if request.path.startswith("/hooks/"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
 
 @dataclass
@@ -83,6 +93,7 @@ def create_app(config=None) -> Flask:
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.json.ensure_ascii = False
+    app.session_interface = StaffOnlySessions()
     _register_blueprints(app)
     _register_error_handlers(app)
     for name in ("flows.runtime", "referrals.runtime", "messages.runtime"):
