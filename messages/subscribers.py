@@ -1,70 +1,165 @@
-"""Subscribers: who opted in to which updates, and the log of every consent change."""
+"""Subscribers: who opted in to which updates, the log of every consent change, and opt-out everywhere.
+
+Opting out is global and immediate: the subscriber's status changes, the change is logged (when, how, on which
+channel), and every blast still queued for them is closed as "skipped: opted out" in the same transaction.
+A blast already claimed by a dispatcher is caught at send time by messages.sendcheck.hold. A number that says
+STOP without being subscribed is remembered by its contact key (an HMAC, not the number) in opt_out_keys, so
+that no CSV import can add it later.
+"""
 from __future__ import annotations
 
 import time
 
 from gateway.store import transaction
+from messages.i18n import LANGUAGES
 
 INTERESTS = ("jobs", "training", "business", "municipal")
 
+# The outbox has no "skipped" state (its states belong to the delivery code): a blast row that must not go out
+# because its subscriber opted out is closed as failed with exactly this error, and campaign results count it
+# apart from real failures.
+SKIPPED_OPTED_OUT = "skipped: opted out"
 
-def _interests(topic_or_list) -> set[str]:
+_COLUMNS = ("id", "phone", "language", "governorate", "delegation", "interests", "status", "opted_in_at")
+
+
+def parse_interests(topic_or_list) -> set[str]:
+    """'all', None or '' mean every interest; otherwise a name or a list of names from INTERESTS."""
     if topic_or_list in (None, "", "all"):
         return set(INTERESTS)
     items = [topic_or_list] if isinstance(topic_or_list, str) else list(topic_or_list)
+    if "all" in items:
+        return set(INTERESTS)
     unknown = set(items) - set(INTERESTS)
     if unknown:
-        raise ValueError(f"unknown interest(s): {', '.join(sorted(unknown))}")
+        raise ValueError(f"unknown interest(s): {', '.join(sorted(unknown))}; known: {', '.join(INTERESTS)}")
     return set(items)
 
 
+def _check_language(language: str) -> None:
+    if language not in LANGUAGES:
+        raise ValueError(f"unknown language {language!r}; known: {', '.join(LANGUAGES)}")
+
+
 def get(db, phone: str) -> dict | None:
-    row = db.execute("SELECT id, phone, language, governorate, delegation, interests, status FROM subscribers "
-                     "WHERE phone = ?", [phone]).fetchone()
+    row = db.execute(f"SELECT {', '.join(_COLUMNS)} FROM subscribers WHERE phone = ?", [phone]).fetchone()
     if row is None:
         return None
-    keys = ("id", "phone", "language", "governorate", "delegation", "interests", "status")
-    sub = dict(zip(keys, row))
+    sub = dict(zip(_COLUMNS, row))
     sub["interests"] = set(filter(None, sub["interests"].split(",")))
     return sub
 
 
-def log_consent(db, subscriber_id: int, action: str, channel: str, via: str) -> None:
+def log_consent(db, subscriber_id: int, action: str, channel: str, via: str, now: float | None = None) -> None:
     db.execute("INSERT INTO consent_log (subscriber_id, at, action, channel, via) VALUES (?, ?, ?, ?, ?)",
-               [subscriber_id, time.time(), action, channel, via])
+               [subscriber_id, time.time() if now is None else now, action, channel, via])
+
+
+def consent_history(db, phone: str) -> list[dict]:
+    rows = db.execute("SELECT c.at, c.action, c.channel, c.via FROM consent_log c JOIN subscribers s "
+                      "ON s.id = c.subscriber_id WHERE s.phone = ? ORDER BY c.at, c.id", [phone]).fetchall()
+    return [dict(zip(("at", "action", "channel", "via"), r)) for r in rows]
 
 
 def subscribe(db, phone: str, *, language: str, governorate: str | None = None, delegation: str | None = None,
-              interests=None, channel: str, via: str) -> int:
-    """Opt a number in (or widen its interests); returns the subscriber id. Interests accumulate."""
-    wanted = _interests(interests)
-    now = time.time()
+              interests=None, channel: str, via: str, contact_key: str | None = None,
+              now: float | None = None) -> int:
+    """Opt a number in (or widen its interests); returns the subscriber id. Interests accumulate.
+
+    This is the person's own request (keyword, menu), so it also lifts an earlier opt-out.
+    """
+    _check_language(language)
+    wanted = parse_interests(interests)
+    now = time.time() if now is None else now
     with transaction(db):
         existing = get(db, phone)
         if existing is None:
             cur = db.execute(
                 "INSERT INTO subscribers (phone, language, governorate, delegation, interests, status, created_at, "
-                "updated_at) VALUES (?, ?, ?, ?, ?, 'active', ?, ?)",
-                [phone, language, governorate, delegation, ",".join(sorted(wanted)), now, now])
+                "updated_at, opted_in_at) VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?)",
+                [phone, language, governorate, delegation, ",".join(sorted(wanted)), now, now, now])
             sub_id = cur.lastrowid
         else:
             sub_id = existing["id"]
             db.execute("UPDATE subscribers SET language = ?, governorate = coalesce(?, governorate), "
-                       "delegation = coalesce(?, delegation), interests = ?, status = 'active', updated_at = ? "
-                       "WHERE id = ?",
+                       "delegation = coalesce(?, delegation), interests = ?, status = 'active', updated_at = ?, "
+                       "opted_in_at = CASE WHEN status = 'active' THEN opted_in_at ELSE ? END WHERE id = ?",
                        [language, governorate, delegation, ",".join(sorted(existing["interests"] | wanted)), now,
-                        sub_id])
-        log_consent(db, sub_id, "opt_in", channel, via)
+                        now, sub_id])
+        if contact_key:
+            db.execute("DELETE FROM opt_out_keys WHERE contact_key = ?", [contact_key])
+        log_consent(db, sub_id, "opt_in", channel, via, now)
     return sub_id
 
 
-def opt_out(db, phone: str, *, channel: str, via: str) -> bool:
-    """Global and immediate; returns False if the number was not subscribed."""
+def opt_out(db, phone: str, *, channel: str, via: str, contact_key: str | None = None,
+            now: float | None = None) -> bool:
+    """Global and immediate; returns False if the number was not subscribed (nothing to change).
+
+    With a ``contact_key``, a number we never subscribed is still remembered as refusing blasts.
+    """
+    now = time.time() if now is None else now
     with transaction(db):
         existing = get(db, phone)
         if existing is None:
+            if contact_key:
+                db.execute("INSERT INTO opt_out_keys (contact_key) VALUES (?) ON CONFLICT DO NOTHING", [contact_key])
             return False
-        db.execute("UPDATE subscribers SET status = 'opted_out', updated_at = ? WHERE id = ?",
-                   [time.time(), existing["id"]])
-        log_consent(db, existing["id"], "opt_out", channel, via)
+        if existing["status"] != "opted_out":
+            db.execute("UPDATE subscribers SET status = 'opted_out', updated_at = ? WHERE id = ?",
+                       [now, existing["id"]])
+            log_consent(db, existing["id"], "opt_out", channel, via, now)
+        skip_queued_blasts(db, existing["id"], now)
     return True
+
+
+def opt_in_again(db, phone: str, *, channel: str, via: str, contact_key: str | None = None,
+                 now: float | None = None) -> str:
+    """START: 'resumed' for a subscriber who had opted out, 'already' for an active one, 'unknown' otherwise."""
+    now = time.time() if now is None else now
+    with transaction(db):
+        existing = get(db, phone)
+        if existing is None:
+            return "unknown"
+        if existing["status"] == "active":
+            return "already"
+        db.execute("UPDATE subscribers SET status = 'active', opted_in_at = ?, updated_at = ? WHERE id = ?",
+                   [now, now, existing["id"]])
+        if contact_key:
+            db.execute("DELETE FROM opt_out_keys WHERE contact_key = ?", [contact_key])
+        log_consent(db, existing["id"], "opt_in", channel, via, now)
+    return "resumed"
+
+
+def skip_queued_blasts(db, subscriber_id: int, now: float | None = None) -> int:
+    """Close every blast still waiting for this subscriber; returns how many."""
+    now = time.time() if now is None else now
+    cur = db.execute(
+        "UPDATE outbox SET state = 'failed', error = ?, updated_at = ? "
+        "WHERE subscriber_id = ? AND state = 'queued' AND kind = 'blast'",
+        [SKIPPED_OPTED_OUT, now, subscriber_id])
+    return cur.rowcount
+
+
+def is_opted_out(db, phone: str, contact_key: str | None = None) -> bool:
+    row = db.execute("SELECT status FROM subscribers WHERE phone = ?", [phone]).fetchone()
+    if row is not None:
+        return row[0] == "opted_out"
+    return bool(contact_key) and db.execute(
+        "SELECT 1 FROM opt_out_keys WHERE contact_key = ?", [contact_key]).fetchone() is not None
+
+
+def counts(db) -> dict[str, int]:
+    """Subscribers by status, and active ones by language."""
+    out = {f"status:{s}": n for s, n in db.execute("SELECT status, count(*) FROM subscribers GROUP BY status")}
+    out.update({f"language:{lang}": n for lang, n in db.execute(
+        "SELECT language, count(*) FROM subscribers WHERE status = 'active' GROUP BY language")})
+    return out
+
+
+def listing(db, *, status: str | None = None, governorate: str | None = None, limit: int = 50):
+    """Rows for staff, newest first (a cursor, not a list: the table can be large)."""
+    return db.execute(
+        "SELECT phone, language, governorate, delegation, interests, status, opted_in_at FROM subscribers "
+        "WHERE (:status IS NULL OR status = :status) AND (:gov IS NULL OR governorate = :gov) "
+        "ORDER BY id DESC LIMIT :limit", {"status": status, "gov": governorate, "limit": limit})
