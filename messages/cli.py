@@ -267,8 +267,8 @@ def register(main: click.Group) -> None:
             click.echo(f"campaign {campaign_id}: {result['queued']:,} message(s) queued, sending from "
                        f"{show(result['first_send_at'], tz_name)}")
 
-    def _step(name: str, verb: str):
-        @campaign.command(name)
+    def _step(name: str, verb: str, help_text: str):
+        @campaign.command(name, help=help_text)
         @click.argument("campaign_id", type=int)
         @click.pass_obj
         def command(obj, campaign_id):
@@ -279,13 +279,10 @@ def register(main: click.Group) -> None:
             except campaigns.CampaignError as e:
                 _fail(e)
             click.echo(f"campaign {campaign_id} {verb}: {n:,} queued message(s) affected")
-        command.__doc__ = {"pause": "Stop sending and stop runs until resumed.",
-                           "resume": "Carry on sending (after quiet hours if they are on).",
-                           "cancel": "Send nothing more: queued messages are dropped, runs stop."}[name]
 
-    _step("pause", "paused")
-    _step("resume", "resumed")
-    _step("cancel", "cancelled")
+    _step("pause", "paused", "Stop sending and stop runs until resumed.")
+    _step("resume", "resumed", "Carry on sending (after quiet hours if they are on).")
+    _step("cancel", "cancelled", "Send nothing more: queued messages are dropped, runs stop.")
 
     @campaign.command("status")
     @click.argument("campaign_id", type=int, required=False)
