@@ -8,9 +8,6 @@ import re
 
 import pytest
 
-from flows import definitions
-from flows.definitions import Option
-from flows.engine import Engine
 from gateway.inbound import InboundSMS
 from messages import i18n, keywords, subscribers
 from messages.segments import count, screen_length
@@ -168,20 +165,8 @@ class Handset:
         raise AssertionError(label)
 
 
-def with_subscription_entry(app) -> None:
-    """Until main.toml links to subs_manage, the test adds the entry the lead will add under Settings."""
-    flows = definitions.load()
-    if not any(o.goto == "subs_manage" for s in flows.screens.values() for o in s.options):
-        settings = flows["settings"]
-        entry = Option(label="sub.manage.label", goto="subs_manage")
-        flows = definitions.Flows({**flows.screens, "settings": dataclasses.replace(
-            settings, options=settings.options + (entry,))})
-    app.extensions["dalil"].services["engine"] = Engine(flows)
-
-
 @pytest.mark.parametrize("lang", ["ar", "fr", "en"])
 def test_ussd_subscribe_then_stop_in_each_language(live, lang):
-    with_subscription_entry(live.app)
     number = {"ar": "+21620555001", "fr": "+21620555002", "en": "+21620555003"}[lang]
     t = lambda key: i18n.t(lang, key)  # noqa: E731
     db = live.app.extensions["dalil"].db()
