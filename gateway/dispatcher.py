@@ -181,7 +181,7 @@ class Dispatcher:
 
     def run_forever(self, until_empty: bool = False) -> None:
         """Until stopped; with ``until_empty``, also until nothing is queued or being sent."""
-        log.info("dispatcher started")
+        log.info("dispatcher %s started", self.owner)
         try:
             while not self.stop_event.is_set():
                 handled = self._run_once_safely()

@@ -39,3 +39,5 @@ def setup(level: str = "INFO", log_file: str = "") -> None:
         handler.setFormatter(formatter)
         root.addHandler(handler)
     root.setLevel(level)
+    # APScheduler reports every job run at INFO; a small office log wants only its warnings
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
