@@ -1,0 +1,80 @@
+"""The dashboard: the outbox by state, channel health, and the traffic of the last 24 hours and 30 days.
+
+Traffic is counted from the outbox (messages out, whatever became of their text) and from the inbound SMS
+register; neither count says who. The municipality viewer sees the same numbers without channel error texts.
+"""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from flask import g
+
+from gateway import dalil, health, outbox
+from gateway.console import bp, charts, ui
+
+
+def _buckets(db, table: str, column: str, start: float, step: float, n: int) -> list[int]:
+    counts = [0] * n
+    rows = db.execute(f"SELECT CAST((({column}) - ?) / ? AS INTEGER) AS b, count(*) FROM {table} "
+                      f"WHERE {column} >= ? AND {column} < ? GROUP BY b", [start, step, start, start + step * n])
+    for bucket, count in rows:
+        if 0 <= bucket < n:
+            counts[bucket] = count
+    return counts
+
+
+def traffic(db, now: float, tz: ZoneInfo) -> dict:
+    """Messages out and SMS in, per hour over 24 hours and per local day over 30 days."""
+    hour_end = (int(now) // 3600 + 1) * 3600
+    hours_start = hour_end - 24 * 3600
+    local_now = datetime.fromtimestamp(now, timezone.utc).astimezone(tz)
+    day_end = datetime.combine(local_now.date() + timedelta(days=1), datetime.min.time(), tz)
+    days = [(day_end - timedelta(days=30 - i)) for i in range(30)]
+    day_starts = [d.timestamp() for d in days] + [day_end.timestamp()]
+
+    def per_day(table: str, column: str) -> list[int]:
+        # local days are not all 86400 s long (no DST in Tunisia today, but do not assume it)
+        return [db.execute(f"SELECT count(*) FROM {table} WHERE {column} >= ? AND {column} < ?",
+                           [day_starts[i], day_starts[i + 1]]).fetchone()[0] for i in range(30)]
+
+    return {
+        "hours": [datetime.fromtimestamp(hours_start + i * 3600, timezone.utc).astimezone(tz).strftime("%H")
+                  for i in range(24)],
+        "hour_out": _buckets(db, "outbox", "created_at", hours_start, 3600, 24),
+        "hour_in": _buckets(db, "inbound_seen", "seen_at", hours_start, 3600, 24),
+        "days": [d.strftime("%d/%m") for d in days],
+        "day_out": per_day("outbox", "created_at"),
+        "day_in": per_day("inbound_seen", "seen_at"),
+    }
+
+
+@bp.get("/dashboard")
+@ui.area("dashboard")
+def dashboard():
+    ctx = dalil()
+    db = ctx.db()
+    now = time.time()
+    snap = health.snapshot(db, ctx.config, now)
+    by_state = snap["outbox"]["by_state"]
+    states = [(s, by_state.get(s, 0)) for s in outbox.STATES]
+    tz = ZoneInfo(ctx.config["gateway"]["timezone"])
+    data = traffic(db, now, tz)
+    out_label, in_label = ui.t("console.dashboard.series.out"), ui.t("console.dashboard.series.in")
+    series_24 = [(out_label, data["hour_out"]), (in_label, data["hour_in"])]
+    series_30 = [(out_label, data["day_out"]), (in_label, data["day_in"])]
+    chart_24 = charts.bars(data["hours"], series_24, ui.t("console.dashboard.traffic24"), label_every=3,
+                           number=ui.number, empty_text=ui.t("console.dashboard.no_traffic"))
+    chart_30 = charts.bars(data["days"], series_30, ui.t("console.dashboard.traffic30"), label_every=5,
+                           number=ui.number, empty_text=ui.t("console.dashboard.no_traffic"))
+    chart_states = charts.hbars([(ui.t(f"console.state.{s}"), n) for s, n in states],
+                                ui.t("console.dashboard.outbox"), number=ui.number)
+    services = db.execute("SELECT count(*), sum(status = 'active') FROM services").fetchone()
+    subscribers = db.execute("SELECT count(*) FROM subscribers WHERE status = 'active'").fetchone()[0]
+    totals = {"out_24": sum(data["hour_out"]), "in_24": sum(data["hour_in"]),
+              "out_30": sum(data["day_out"]), "in_30": sum(data["day_in"]),
+              "services": services[1] or 0, "subscribers": subscribers}
+    return ui.render("dashboard.html", snap=snap, states=states, chart_24=chart_24, chart_30=chart_30,
+                     chart_states=chart_states, totals=totals, now=now,
+                     show_errors=ui.allowed(g.user["role"], "directory"))

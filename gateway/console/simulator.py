@@ -1,0 +1,69 @@
+"""A phone in the browser that runs the real flows: each key press is one USSD hop through flows.ussd.hop.
+
+The page keeps what the phone has typed so far and sends it joined by '*' ("1*2*3"), as an aggregator does
+(input mode "whole"); the channel is "console-simulator", so its sessions never mix with a real one. SMS the
+flows queue for the simulated number (a service sent by SMS, a referral code) are shown under the screen.
+The simulated number is a staff test number: it is never logged.
+"""
+from __future__ import annotations
+
+import secrets
+
+from flask import g, jsonify, request
+
+from gateway import contacts, dalil
+from gateway.console import bp, ui
+from messages.segments import screen_length
+
+CHANNEL = "console-simulator"
+DEFAULT_PHONE = "+21620000001"
+MAX_TEXT = 2000
+
+
+@bp.get("/simulator")
+@ui.area("simulator")
+def simulator():
+    return ui.render("simulator.html", phone=DEFAULT_PHONE)
+
+
+def _outbox_mark(db) -> int:
+    return db.execute("SELECT coalesce(max(id), 0) FROM outbox").fetchone()[0]
+
+
+@bp.post("/simulator/hop")
+@ui.area("simulator")
+def simulator_hop():
+    from flows import ussd
+    ctx = dalil()
+    data = request.get_json(silent=True) or {}
+    phone, text, session_id = str(data.get("phone", "")), str(data.get("text", "")), str(data.get("session", ""))
+    try:
+        e164 = contacts.normalize(phone[:40], ctx.config["sms"]["default_region"])
+    except contacts.BadNumber:
+        return jsonify(error=ui.t("console.form.phone"), field="phone"), 422
+    if len(text) > MAX_TEXT or any(ord(c) < 32 for c in text):
+        return jsonify(error=ui.t("console.simulator.bad_input")), 422
+    if not session_id:
+        session_id = secrets.token_hex(8)
+    elif len(session_id) > 40 or not session_id.isalnum():
+        return jsonify(error=ui.t("console.simulator.bad_input")), 422
+    db = ctx.db()
+    mark = _outbox_mark(db)
+    reply = ussd.hop(ctx, channel=CHANNEL, session_id=f"{g.user['id']}-{session_id}", phone=e164, text=text,
+                     input_mode="whole")
+    sms = [r[0] for r in db.execute("SELECT body FROM outbox WHERE id > ? AND to_number = ? AND body IS NOT NULL "
+                                    "ORDER BY id", [mark, e164])]
+    encoding, units = screen_length(reply.text)
+    limit = ctx.config["ussd"]["screen_gsm7" if encoding == "GSM-7" else "screen_ucs2"]
+    return jsonify(session=session_id, text=reply.text, end=reply.end, encoding=encoding, units=units,
+                   limit=limit, sms=sms)
+
+
+@bp.post("/simulator/hangup")
+@ui.area("simulator")
+def simulator_hangup():
+    from flows import ussd
+    session_id = str((request.get_json(silent=True) or {}).get("session", ""))
+    if session_id.isalnum() and len(session_id) <= 40:
+        ussd.end(dalil(), channel=CHANNEL, session_id=f"{g.user['id']}-{session_id}")
+    return jsonify(ok=True)

@@ -1,0 +1,162 @@
+"""Console accounts and the login rate limit, in the gateway's SQLite file (tables in gateway/store.py).
+
+Passwords are hashed with scrypt (werkzeug). A failed login is remembered for ``WINDOW_SECONDS`` under a keyed
+hash of the typed name and under the client address; ``MAX_FAILURES`` in the window, by either, refuses further
+tries, the right password included, until the window has passed.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import time
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from gateway.store import transaction
+
+ROLES = ("admin", "campaign", "municipality")
+LANGUAGES = ("ar", "fr", "en")
+USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{1,63}")
+MIN_PASSWORD = 10
+MAX_PASSWORD = 512
+MAX_FAILURES = 5
+WINDOW_SECONDS = 15 * 60
+# checked against when the name is unknown, so a wrong name costs as long as a wrong password
+_DUMMY_HASH = generate_password_hash("not a password, only for timing")
+_COLUMNS = ("id", "username", "role", "language", "active", "session_epoch", "created_at", "last_login")
+
+
+class UserError(ValueError):
+    """A user cannot be created or changed; ``field`` names the form field, ``code`` the catalog key suffix."""
+
+    def __init__(self, field: str, code: str, message: str):
+        super().__init__(message)
+        self.field, self.code = field, code
+
+
+def now() -> float:
+    return time.time()
+
+
+def check_username(username: str) -> str:
+    username = (username or "").strip()
+    if not USERNAME.fullmatch(username):
+        raise UserError("username", "username_format",
+                        "2 to 64 letters, digits or . _ @ -, beginning with a letter or digit")
+    return username
+
+
+def check_password(password: str) -> str:
+    if len(password or "") < MIN_PASSWORD:
+        raise UserError("password", "password_short", f"at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        raise UserError("password", "password_long", f"at most {MAX_PASSWORD} characters")
+    return password
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise UserError("role", "role_unknown", f"one of {', '.join(ROLES)}")
+    return role
+
+
+def _row(row) -> dict | None:
+    return dict(zip(_COLUMNS, row)) if row else None
+
+
+def get(db, user_id: int) -> dict | None:
+    return _row(db.execute(f"SELECT {', '.join(_COLUMNS)} FROM users WHERE id = ?", [user_id]).fetchone())
+
+
+def by_name(db, username: str) -> dict | None:
+    return _row(db.execute(f"SELECT {', '.join(_COLUMNS)} FROM users WHERE username = ?",
+                           [(username or "").strip()]).fetchone())
+
+
+def list_users(db) -> list[dict]:
+    return [_row(r) for r in db.execute(f"SELECT {', '.join(_COLUMNS)} FROM users ORDER BY username COLLATE NOCASE")]
+
+
+def create(db, username: str, password: str, role: str, language: str = "ar") -> int:
+    username, role = check_username(username), check_role(role)
+    check_password(password)
+    if language not in LANGUAGES:
+        raise UserError("language", "language_unknown", f"one of {', '.join(LANGUAGES)}")
+    with transaction(db):
+        if by_name(db, username):
+            raise UserError("username", "username_taken", f"a user named {username!r} already exists")
+        cur = db.execute("INSERT INTO users (username, password_hash, role, language, created_at) "
+                         "VALUES (?, ?, ?, ?, ?)", [username, generate_password_hash(password), role, language, now()])
+    return cur.lastrowid
+
+
+def update(db, user_id: int, *, role: str | None = None, active: bool | None = None,
+           password: str | None = None, language: str | None = None) -> None:
+    """Change an account; a new role, password or deactivation ends the account's open sessions."""
+    sets, args, ends_sessions = [], [], False
+    if role is not None:
+        sets.append("role = ?"), args.append(check_role(role))
+        ends_sessions = True
+    if active is not None:
+        sets.append("active = ?"), args.append(int(active))
+        ends_sessions = ends_sessions or not active
+    if password is not None:
+        sets.append("password_hash = ?"), args.append(generate_password_hash(check_password(password)))
+        ends_sessions = True
+    if language is not None:
+        if language not in LANGUAGES:
+            raise UserError("language", "language_unknown", f"one of {', '.join(LANGUAGES)}")
+        sets.append("language = ?"), args.append(language)
+    if ends_sessions:
+        sets.append("session_epoch = session_epoch + 1")
+    if sets:
+        with transaction(db):
+            db.execute(f"UPDATE users SET {', '.join(sets)} WHERE id = ?", [*args, user_id])
+
+
+def count_active_admins(db) -> int:
+    return db.execute("SELECT count(*) FROM users WHERE role = 'admin' AND active").fetchone()[0]
+
+
+# -- logging in ---------------------------------------------------------------------------------------------
+
+def username_key(secret: bytes, username: str) -> str:
+    return hmac.new(secret, (username or "").strip().lower().encode("utf-8", "replace"), hashlib.sha256).hexdigest()
+
+
+def locked_for(db, secret: bytes, username: str, address: str) -> float:
+    """Seconds until this name and this address may try again; 0 when they may now."""
+    since = now() - WINDOW_SECONDS
+    waits = []
+    for column, value in (("username_key", username_key(secret, username)), ("address", address)):
+        rows = db.execute(f"SELECT at FROM login_attempts WHERE {column} = ? AND at > ? ORDER BY at DESC LIMIT ?",
+                          [value, since, MAX_FAILURES]).fetchall()
+        if len(rows) >= MAX_FAILURES:
+            waits.append(rows[-1][0] + WINDOW_SECONDS - now())
+    return max(waits, default=0.0)
+
+
+def record_failure(db, secret: bytes, username: str, address: str) -> None:
+    with transaction(db):
+        db.execute("DELETE FROM login_attempts WHERE at <= ?", [now() - WINDOW_SECONDS])
+        db.execute("INSERT INTO login_attempts (username_key, address, at) VALUES (?, ?, ?)",
+                   [username_key(secret, username), address, now()])
+
+
+def authenticate(db, username: str, password: str) -> dict | None:
+    """The active user with this name and password, or None. Costs the same whether or not the name exists."""
+    row = db.execute("SELECT id, password_hash, active FROM users WHERE username = ?",
+                     [(username or "").strip()]).fetchone()
+    if row is None or len(password or "") > MAX_PASSWORD:
+        check_password_hash(_DUMMY_HASH, (password or "")[:MAX_PASSWORD])
+        return None
+    if not check_password_hash(row[1], password or "") or not row[2]:
+        return None
+    return get(db, row[0])
+
+
+def logged_in(db, secret: bytes, user_id: int, username: str) -> None:
+    with transaction(db):
+        db.execute("UPDATE users SET last_login = ? WHERE id = ?", [now(), user_id])
+        db.execute("DELETE FROM login_attempts WHERE username_key = ?", [username_key(secret, username)])
