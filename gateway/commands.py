@@ -43,7 +43,7 @@ def register(main: click.Group) -> None:
         app = obj.app()
         gw = app.extensions["dalil"].config["gateway"]
         host, port = host or gw["host"], port or gw["port"]
-        click.echo(f"Dalil listening on http://{host}:{port}")
+        click.echo(f"Dalil listening on http://{host}:{port}  (staff console: /console/)")
         serve_app(app, host, port, gw["threads"])
 
     @main.command()
@@ -58,5 +58,8 @@ def register(main: click.Group) -> None:
             directory.load_demo(ctx.db())
         gw = ctx.config["gateway"]
         port = port or gw["port"]
-        click.echo(f"Dalil demo on http://{gw['host']}:{port}  (sample data)  try: dalil simulate")
+        click.echo(f"Dalil demo on http://{gw['host']}:{port}  (sample data)\n"
+                   f"  a phone in the terminal:  dalil simulate --lang fr\n"
+                   f"  the staff console:        http://{gw['host']}:{port}/console/  "
+                   f"(first: dalil user add NAME --role admin)")
         serve_app(app, gw["host"], port, gw["threads"])
