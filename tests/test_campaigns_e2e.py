@@ -9,7 +9,7 @@ import json
 from click.testing import CliRunner
 from twilio.request_validator import RequestValidator
 
-from conftest import PAYLOADS, LiveServer
+from harness import PAYLOADS, LiveServer
 from fakes import FakeTwilio
 from gateway import create_app
 from gateway.cli import main

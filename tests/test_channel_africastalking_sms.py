@@ -9,7 +9,7 @@ import types
 
 import pytest
 
-from conftest import PAYLOADS
+from harness import PAYLOADS
 from fakes import FakeAfricasTalking
 from gateway import initialize, outbox
 from gateway.channels import africastalking as channel

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import PAYLOADS
+from harness import PAYLOADS
 from fakes import FakeTwilio
 from gateway import create_app, health, outbox
 from gateway.dispatcher import Dispatcher

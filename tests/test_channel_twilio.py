@@ -9,7 +9,7 @@ import time
 import pytest
 from twilio.request_validator import RequestValidator
 
-from conftest import PAYLOADS
+from harness import PAYLOADS
 from fakes import FakeTwilio
 from gateway import create_app, outbox
 from gateway.channels import twilio as channel
@@ -248,7 +248,7 @@ def test_odd_error_code_is_not_a_500(app, client):
 def test_round_trip_over_http_inbound_reply_and_delivery_receipt(make_config):
     """Twilio posts an SMS to the gateway behind waitress, the dispatcher sends the reply to (fake) Twilio, Twilio
     posts the delivery status back: the reply ends delivered, with its number and text wiped."""
-    from conftest import LiveServer
+    from harness import LiveServer
     from gateway.dispatcher import start_background, stop_background
     with FakeTwilio(auth_token=TOKEN) as fake:
         app = create_app(make_config(gateway={"public_url": PUBLIC},

@@ -14,7 +14,7 @@ from messages import i18n, subscribers
 from test_console_support import (  # noqa: F401 (fixtures)
     console_app, field_error, locale_copy, post, post_json, signed_in,
 )
-from tests.conftest import PAYLOADS
+from harness import PAYLOADS
 
 SUBSCRIBER = "+21620555123"
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import LiveServer
+from harness import LiveServer
 from referrals import sealing
 from referrals.desk import client, home as desk_home, store as desk_store
 from referrals.desk_protocol import sign

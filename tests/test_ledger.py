@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 from click.testing import CliRunner
 
-from conftest import LiveServer
+from harness import LiveServer
 from gateway.cli import main
 from referrals import ledger, merkle, store
 from referrals.desk import client, home as desk_home, store as desk_store

@@ -7,7 +7,7 @@ import re
 
 from click.testing import CliRunner
 
-from conftest import LiveServer
+from harness import LiveServer
 from gateway.cli import main
 from test_referral_support import refer
 

@@ -7,7 +7,7 @@ from flows.actions import ACTIONS, Call, load_actions
 from gateway.inbound import InboundSMS, receive_sms
 from referrals import csos, erasure, store
 from referrals.desk import client, home as desk_home, store as desk_store
-from conftest import LiveServer
+from harness import LiveServer
 from test_referral_support import PHONE, add_cso, refer
 
 load_actions()

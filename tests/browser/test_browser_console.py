@@ -9,7 +9,7 @@ import pytest
 from messages import i18n
 from messages.segments import count, screen_length
 from test_console_support import locale_copy  # noqa: F401 (fixture)
-from tests.conftest import PAYLOADS
+from harness import PAYLOADS
 
 
 def text(console, selector: str) -> str:
