@@ -10,13 +10,18 @@ log = logging.getLogger(__name__)
 
 def serve_app(app, host: str, port: int, threads: int) -> None:
     """Serve with waitress (a production WSGI server that runs anywhere Python does, Windows offices included)."""
+    import signal
     import waitress
     from gateway import runtime
+    # SIGTERM (systemd, docker stop) as Ctrl-C: waitress stops and the dispatcher gives back what it claimed,
+    # instead of the process dying mid-send and its claimed messages waiting out their lease
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     runtime.start_background(app)
     try:
         waitress.serve(app, host=host, port=port, threads=threads, ident="dalil")
     finally:
         runtime.stop_background(app)
+        signal.signal(signal.SIGTERM, previous)
 
 
 def register(main: click.Group) -> None:

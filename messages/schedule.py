@@ -14,6 +14,7 @@ Recurrence is a crontab line ("0 9 * * mon": Mondays at 09:00) read in [gateway]
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from datetime import datetime, timedelta
 
@@ -112,6 +113,11 @@ class CampaignScheduler:
         self.scheduler = BackgroundScheduler(timezone=zone(self.tz_name),
                                              executors={"default": ThreadPoolExecutor(1)},
                                              job_defaults={"coalesce": True, "max_instances": 1})
+        # APScheduler's shutdown(wait=True) waits for a running job while holding its job-store lock, which sync()
+        # needs (get_jobs, add_job): a stop during a sync hung for ever. stop() waits on this lock instead, and a
+        # job that starts after it returns at once.
+        self._busy = threading.RLock()
+        self._stopping = False
 
     def start(self) -> "CampaignScheduler":
         self.scheduler.start()
@@ -128,6 +134,8 @@ class CampaignScheduler:
         return self
 
     def stop(self) -> None:
+        with self._busy:  # a running job finishes first; later ones see _stopping
+            self._stopping = True
         self.scheduler.shutdown(wait=True)
         log.info("campaign scheduler stopped")
 
@@ -137,6 +145,11 @@ class CampaignScheduler:
 
     def sync(self) -> None:
         """One date job per scheduled campaign, at its next_run_at; stale jobs removed."""
+        with self._busy:
+            if not self._stopping:
+                self._sync()
+
+    def _sync(self) -> None:
         try:
             wanted = {f"campaign:{cid}": (cid, due) for cid, due in self.ctx.db().execute(
                 "SELECT id, next_run_at FROM campaigns WHERE status = 'scheduled' AND next_run_at IS NOT NULL")}
@@ -156,6 +169,11 @@ class CampaignScheduler:
                           self.ctx.config["campaigns"]["check_seconds"])
 
     def fire(self, campaign_id: int) -> None:
+        with self._busy:
+            if not self._stopping:
+                self._fire(campaign_id)
+
+    def _fire(self, campaign_id: int) -> None:
         from messages import campaigns
         try:
             campaigns.run_scheduled(self.ctx, self.ctx.db(), campaign_id, time.time())
@@ -164,6 +182,11 @@ class CampaignScheduler:
         self.sync()
 
     def quiet_hours_began(self) -> None:
+        with self._busy:
+            if not self._stopping:
+                self._quiet_hours_began()
+
+    def _quiet_hours_began(self) -> None:
         from messages import campaigns
         try:
             moved = campaigns.defer_for_quiet_hours(self.ctx, self.ctx.db(), time.time())
