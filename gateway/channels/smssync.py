@@ -25,6 +25,7 @@ import time
 from flask import Blueprint, abort, jsonify, request
 
 from gateway import contacts, dalil, health, outbox, routing
+from gateway.channels.common import storable
 from gateway.dispatcher import held_back
 from gateway.inbound import InboundSMS, receive_sms
 from gateway.store import scrub_wal, transaction
@@ -45,7 +46,7 @@ def _config() -> dict:
 
 def _json_body() -> dict:
     data = request.get_json(silent=True)
-    return data if isinstance(data, dict) else {}
+    return data if isinstance(data, dict) and storable(data) else {}
 
 
 def _given_secret() -> str:
@@ -209,5 +210,5 @@ def _record_result(db, result: dict) -> bool:
 def _int(value):
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: Infinity, which Python's json reads
         return None
