@@ -19,6 +19,7 @@ from flask import Blueprint, abort, jsonify, request
 from nacl.signing import VerifyKey
 
 from gateway import dalil
+from gateway.channels.common import storable
 from referrals import csos, desk_protocol, ledger, relay, report, store
 from referrals.keyring import gateway_key
 
@@ -79,7 +80,7 @@ def _desk() -> dict:
         _refuse_desk(403, "this organisation is deactivated", cso_id)
     window = dalil().config["referrals"]["request_window_seconds"]
     now = time.time()
-    if not timestamp.isdigit() or abs(now - int(timestamp)) > window:
+    if not _whole_number(timestamp) or abs(now - int(timestamp)) > window:
         _refuse_desk(401, f"timestamp outside the {window} s window (check the desk's clock)", cso_id)
     if len(nonce) < 16 or len(nonce) > 64:
         _refuse_desk(401, "nonce must be 16-64 characters", cso_id)
@@ -91,6 +92,11 @@ def _desk() -> dict:
     return cso
 
 
+def _whole_number(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts "²" and "١", which int() refuses or reads."""
+    return text.isascii() and text.isdigit()
+
+
 def _json_body() -> dict:
     try:
         body = json.loads(request.get_data() or b"{}")
@@ -98,6 +104,8 @@ def _json_body() -> dict:
         body = None
     if not isinstance(body, dict):
         abort(400, description="the body must be a JSON object")
+    if not storable(body):
+        abort(400, description="the body holds text that is not valid Unicode (a lone surrogate escape)")
     return body
 
 
@@ -114,7 +122,7 @@ def _relay(fn, cso, *args):
 def desk_inbox():
     cso = _desk()
     known = request.args.get("known_size")
-    if known is not None and not known.isdigit():
+    if known is not None and not _whole_number(known):
         _refuse_desk(400, "known_size must be a whole number", cso["id"])
     return _relay(relay.inbox, cso, int(known) if known is not None else None)
 
@@ -143,7 +151,7 @@ def desk_consistency():
     _desk()
     db = dalil().db()
     first, second = request.args.get("from", ""), request.args.get("to", "")
-    if not (first.isdigit() and second.isdigit()):
+    if not (_whole_number(first) and _whole_number(second)):
         abort(400, description="from and to must be whole numbers")
     try:
         return jsonify(proof=ledger.consistency(db, int(first), int(second)))

@@ -103,7 +103,8 @@ def record_events(ctx, db, cso: dict, events: list) -> dict:
     recorded = 0
     with transaction(db):
         for event in events:
-            if not isinstance(event, dict) or event.get("event") not in TRANSITIONS:
+            if not isinstance(event, dict) or not isinstance(event.get("event"), str) or \
+                    event["event"] not in TRANSITIONS:
                 raise Refused(400, f"events are {{referral, event}} with event among {', '.join(TRANSITIONS)}")
             referral = _own(db, cso, event.get("referral"))
             kind = event["event"]

@@ -230,4 +230,5 @@ def test_garbage_never_causes_a_500(client, two, path, suffix, cso, ts, nonce, s
     method = client.post if "ack" in path or "events" in path else client.get
     r = method(full, data=body, headers=headers)
     assert r.status_code < 500, (full, r.status_code, r.get_data(as_text=True))
-    assert r.is_json and "reason" in r.get_json() or r.status_code == 200
+    # 308: a suffix with "/" makes "//", which Werkzeug redirects to the single-slash path (no handler runs)
+    assert r.is_json and "reason" in r.get_json() or r.status_code in (200, 308)
