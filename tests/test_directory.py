@@ -12,7 +12,7 @@ import pytest
 from flows import directory
 from flows.directory import DirectoryImportError
 from gateway import create_app
-from tests.conftest import PAYLOADS
+from harness import PAYLOADS
 
 
 def db_of(app):
