@@ -43,6 +43,7 @@ without restating where it is offered.
 from __future__ import annotations
 
 import json
+import math
 import re
 import sqlite3
 from pathlib import Path
@@ -255,6 +256,11 @@ def _clean(value, where: str, label: str) -> str | None:
         return None
     if not isinstance(value, str):
         _fail(where, label, f"expected a string, got {value!r}")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # JSON's "\ud800" escapes decode to lone surrogates SQLite cannot store
+            _fail(where, label, "not valid Unicode text (a lone surrogate escape)")
     return value.strip() or None
 
 
@@ -302,6 +308,10 @@ def _number(rec: dict, where: str, field: str):
     value = rec.get(field)
     if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
         _fail(where, field, f"expected a number, got {value!r}")
+    # Python's json reads NaN, Infinity and integers of any size; SQLite stores none of them (and an export
+    # would not be JSON)
+    if isinstance(value, float) and not math.isfinite(value) or isinstance(value, int) and abs(value) > 2**53:
+        _fail(where, field, f"expected a finite number, got {value!r}")
     return value
 
 
