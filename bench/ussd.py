@@ -21,9 +21,12 @@ import threading
 import time
 import urllib.parse
 
+from gateway.config import schema
+
 SERVE = r"""
-import sys, waitress
-kind, port, folder = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+import logging, sys, waitress
+logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "queue depth is 1" on every burst: expected here
+kind, port, folder, threads = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 if kind == "bare":
     from flask import Flask, Response
     app = Flask("bare")
@@ -37,7 +40,7 @@ else:
                                   "log_level": "WARNING"},
                       "channels": {"africastalking": {"webhook_token": "tok"}}, "dispatcher": {"enabled": False}})
     directory.load_demo(app.extensions["dalil"].db())
-waitress.serve(app, host="127.0.0.1", port=port, threads=8, _quiet=True)
+waitress.serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True)
 """
 
 # One session: first contact (language, area), main menu, jobs, a list, a detail, its next page, back twice.
@@ -51,10 +54,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(kind: str, folder: str) -> tuple[subprocess.Popen, int]:
+def start_server(kind: str, folder: str, threads: int) -> tuple[subprocess.Popen, int]:
     port = free_port()
     env = dict(os.environ, PYTHONPATH=os.getcwd())
-    proc = subprocess.Popen([sys.executable, "-c", SERVE, kind, str(port), folder], env=env)
+    proc = subprocess.Popen([sys.executable, "-c", SERVE, kind, str(port), folder, str(threads)], env=env)
     deadline = time.time() + 30
     while time.time() < deadline:
         try:
@@ -119,9 +122,9 @@ def p99(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
-def measure(kind: str, hops: int, concurrency: int) -> dict:
+def measure(kind: str, hops: int, concurrency: int, threads: int) -> dict:
     with tempfile.TemporaryDirectory() as folder:
-        proc, port = start_server(kind, folder)
+        proc, port = start_server(kind, folder, threads)
         try:
             run_client(port, min(200, hops), concurrency)  # warm-up: imports, caches, first connections
             wall, latencies = run_client(port, hops, concurrency)
@@ -135,15 +138,18 @@ def measure(kind: str, hops: int, concurrency: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hops", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=8, help="sessions in flight at once")
+    parser.add_argument("--threads", type=int, default=schema()["gateway"]["threads"].default,
+                        help="waitress threads for both servers (default: the gateway's default)")
     args = parser.parse_args()
-    bare = measure("bare", args.hops, args.concurrency)
-    dalil = measure("dalil", args.hops, args.concurrency)
+    bare = measure("bare", args.hops, args.concurrency, args.threads)
+    dalil = measure("dalil", args.hops, args.concurrency, args.threads)
     ratio = dalil["hops_per_s"] / bare["hops_per_s"]
     print(f"bare Flask endpoint : {bare['hops_per_s']:8.0f} hops/s   p99 {bare['p99_ms']:6.2f} ms   "
           f"median {bare['median_ms']:5.2f} ms")
     print(f"Dalil USSD flows    : {dalil['hops_per_s']:8.0f} hops/s   p99 {dalil['p99_ms']:6.2f} ms   "
-          f"median {dalil['median_ms']:5.2f} ms   ({dalil['hops']} hops, {args.concurrency} concurrent sessions)")
+          f"median {dalil['median_ms']:5.2f} ms   ({dalil['hops']} hops, {args.concurrency} concurrent sessions, "
+          f"{args.threads} server threads)")
     print(f"throughput ratio    : {ratio:.2f} of the bare endpoint (target >= 0.5)")
     print(f"p99 latency         : {dalil['p99_ms']:.2f} ms (target < 25 ms)")
     print(json.dumps({"dalil": dalil, "bare": bare, "ratio": round(ratio, 3)}))

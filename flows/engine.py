@@ -151,8 +151,9 @@ class Engine:
 
     def _areas(self, call: Call, session: Session, screen: Screen) -> list[dict]:
         if screen.level == "governorate":
-            return directory.governorates(call.db)
-        return directory.delegations(call.db, session.vars.get(screen.parent_var or "governorate") or "")
+            return self.cache.get(("governorates",), lambda: directory.governorates(call.db))
+        parent = session.vars.get(screen.parent_var or "governorate") or ""
+        return self.cache.get(("delegations", parent), lambda: directory.delegations(call.db, parent))
 
     def _detail_text(self, call: Call, session: Session) -> str:
         service_id, lang = session.vars.get("service"), session.lang

@@ -12,6 +12,8 @@ import hmac
 
 import phonenumbers
 
+from gateway.store import single_write
+
 
 class BadNumber(ValueError):
     pass
@@ -50,8 +52,8 @@ def remember(db, key: str, **fields) -> None:
     cols = ", ".join(allowed)
     marks = ", ".join("?" for _ in allowed)
     updates = ", ".join(f"{k} = excluded.{k}" for k in allowed)
-    db.execute(f"INSERT INTO contacts (contact_key, {cols}) VALUES (?, {marks}) "
-               f"ON CONFLICT(contact_key) DO UPDATE SET {updates}", [key, *allowed.values()])
+    single_write(db, f"INSERT INTO contacts (contact_key, {cols}) VALUES (?, {marks}) "
+                     f"ON CONFLICT(contact_key) DO UPDATE SET {updates}", [key, *allowed.values()])
 
 
 def forget(db, key: str) -> None:
