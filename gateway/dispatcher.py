@@ -117,11 +117,15 @@ class SharedBucket:
         self.ctx, self.channel, self.rate = ctx, channel, rate
         self.capacity = max(rate, 1.0)
 
-    def _level(self, db, now: float) -> float:
+    def _read(self, db, now: float) -> tuple[float, bool]:
+        """(tokens now, whether the stored stamp is in the future: the clock was set back since)."""
         row = db.execute("SELECT tokens, updated_at FROM rate_buckets WHERE channel = ?", [self.channel]).fetchone()
         if row is None:
-            return self.capacity
-        return min(self.capacity, row[0] + max(0.0, now - row[1]) * self.rate)
+            return self.capacity, False
+        return min(self.capacity, row[0] + max(0.0, now - row[1]) * self.rate), row[1] > now
+
+    def _level(self, db, now: float) -> float:
+        return self._read(db, now)[0]
 
     def _store(self, db, tokens: float, now: float) -> None:
         db.execute("INSERT INTO rate_buckets (channel, tokens, updated_at) VALUES (?, ?, ?) "
@@ -133,10 +137,12 @@ class SharedBucket:
         db, now = self.ctx.db(), time.time()
         need = min(n, self.capacity)
         with transaction(db):
-            level = self._level(db, now)
+            level, stamped_ahead = self._read(db, now)
             if level >= need:
                 self._store(db, level - n, now)
                 return 0.0
+            if stamped_ahead:  # re-anchor, or the bucket would not refill until the clock caught up again
+                self._store(db, level, now)
         return (need - level) / self.rate
 
     def take(self, n: float, stop: threading.Event, deadline: float) -> bool:
@@ -167,7 +173,7 @@ class Dispatcher:
         self.stop_event = stop_event or threading.Event()
         self._senders: dict[str, object] = {}
         self._buckets: dict[str, SharedBucket] = {}
-        self._last_housekeeping = 0.0
+        self._last_housekeeping = float("-inf")  # time.monotonic(): intervals must not follow clock steps
         self._last_scrub = time.monotonic()
         self._needs_scrub = False
         self._success_written: dict[str, float] = {}
@@ -309,14 +315,14 @@ class Dispatcher:
 
     def _record_sent(self, db, msg: outbox.Outgoing, provider_id: str) -> None:
         now = time.time()
-        if msg.channel not in self._failing and now - self._success_written.get(msg.channel, 0) < \
+        if msg.channel not in self._failing and time.monotonic() - self._success_written.get(msg.channel, -1e9) < \
                 SUCCESS_WRITE_SECONDS:
             self._needs_scrub |= outbox.mark_sent(db, msg.id, provider_id, now)  # one statement: its own commit
             return
         with transaction(db):
             self._needs_scrub |= outbox.mark_sent(db, msg.id, provider_id, now)
             health.record_success(db, msg.channel, now)
-        self._success_written[msg.channel] = now
+        self._success_written[msg.channel] = time.monotonic()
         self._failing.discard(msg.channel)
 
     def _retry_later(self, db, msg: outbox.Outgoing, error: outbox.SendError) -> bool:
@@ -344,12 +350,13 @@ class Dispatcher:
     # -- housekeeping ----------------------------------------------------------------------------------------
 
     def _housekeeping(self, db, now: float) -> None:
-        if now - self._last_housekeeping < min(HOUSEKEEPING_SECONDS, self.settings["lease_seconds"] / 2):
+        if time.monotonic() - self._last_housekeeping < min(HOUSEKEEPING_SECONDS, self.settings["lease_seconds"] / 2):
             return
-        self._last_housekeeping = now
+        self._last_housekeeping = time.monotonic()
         with transaction(db):
             returned = outbox.reclaim_expired_leases(db, now)
             expired, wiped = outbox.expire_overdue(db, now)
+            outbox.release_stranded_retries(db, 2 * self.settings["backoff_max_seconds"], now)
         self._needs_scrub |= wiped
         if returned:
             log.warning("%d message(s) back in the queue after a lapsed lease (a dispatcher stopped mid-send)",

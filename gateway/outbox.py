@@ -196,6 +196,16 @@ def reclaim_expired_leases(db, now: float | None = None) -> int:
     return cur.rowcount
 
 
+def release_stranded_retries(db, horizon: float, now: float | None = None) -> int:
+    """A retry waits at most the backoff cap; one due further ahead than ``horizon`` was scheduled before the clock
+    was set back, and would otherwise wait out the whole step. Blasts are left alone: their ``not_before`` is a
+    time of day (quiet hours, pacing, a pause), which a clock step does not change the meaning of."""
+    now = time.time() if now is None else now
+    cur = db.execute("UPDATE outbox SET not_before = ?, updated_at = ? WHERE state = 'queued' AND kind != 'blast' "
+                     "AND not_before > ?", [now, now, now + horizon])
+    return cur.rowcount
+
+
 def expire_overdue(db, now: float | None = None) -> tuple[int, bool]:
     """Queued rows past their expiry will not be sent. Returns (rows expired, any sensitive wiped)."""
     now = time.time() if now is None else now

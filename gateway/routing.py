@@ -42,9 +42,11 @@ def available_channels(config: dict, db, now: float | None = None) -> set[str]:
     now = time.time() if now is None else now
     rows = health.channel_rows(db)
     available = set()
+    longest = config["dispatcher"]["circuit_open_seconds"]
     for name in configured_channels(config):
         row = rows.get(name, {})
-        if row.get("open_until") and row["open_until"] > now:
+        # open until a time further ahead than a circuit ever opens for: the clock was set back; it has had its rest
+        if row.get("open_until") and now < row["open_until"] <= now + longest:
             continue
         if name in PULL_CHANNELS:
             seen = row.get("last_seen")
