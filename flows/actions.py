@@ -41,9 +41,5 @@ class Call:
 
 def load_actions() -> dict:
     for name in ACTION_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name != name:
-                raise
+        importlib.import_module(name)
     return ACTIONS

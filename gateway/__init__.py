@@ -21,7 +21,7 @@ from gateway import keys, logs, store
 
 log = logging.getLogger(__name__)
 
-# "module:attribute" of every blueprint; a module that does not exist yet is skipped, so packages can land apart.
+# "module:attribute" of every blueprint, and the modules whose init_app(app) runs once the app exists.
 BLUEPRINTS = (
     "gateway.health:bp",
     "gateway.channels.africastalking:bp",
@@ -31,6 +31,8 @@ BLUEPRINTS = (
     "referrals.api:bp",
     "gateway.console:bp",
 )
+
+INIT_MODULES = ("flows.runtime", "referrals.runtime", "messages.runtime")
 
 MAX_REQUEST_BYTES = 256 * 1024  # a webhook is a few hundred bytes; a directory import can be larger
 
@@ -96,35 +98,24 @@ def create_app(config=None) -> Flask:
     app.session_interface = StaffOnlySessions()
     _register_blueprints(app)
     _register_error_handlers(app)
-    for name in ("flows.runtime", "referrals.runtime", "messages.runtime"):
-        _call_if_present(name, "init_app", app)
+    for name in INIT_MODULES:
+        importlib.import_module(name).init_app(app)
     return app
-
-
-def _call_if_present(module: str, function: str, *args):
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as e:
-        if e.name != module:
-            raise
-        return None
-    return getattr(mod, function)(*args)
 
 
 def _register_blueprints(app: Flask) -> None:
     for spec in BLUEPRINTS:
         module, attr = spec.split(":")
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name != module:
-                raise
-            continue
-        app.register_blueprint(getattr(mod, attr))
+        app.register_blueprint(getattr(importlib.import_module(module), attr))
 
 
 def _wants_json() -> bool:
     return request.path.startswith(("/hooks/", "/api/", "/healthz")) or request.accept_mimetypes.best == "application/json"
+
+
+def _loggable_path() -> str:
+    """The route's pattern, not the path: Africa's Talking and aggregator URLs carry their secret token in it."""
+    return request.url_rule.rule if request.url_rule is not None else request.path
 
 
 def _register_error_handlers(app: Flask) -> None:
@@ -143,7 +134,7 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(e: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, _loggable_path())
         return jsonify(error="Internal Server Error", reason="unexpected error; it has been logged"), 500
 
 

@@ -57,13 +57,7 @@ def segments(text: str) -> None:
 
 def _load_subcommands() -> None:
     for name in CLI_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name != name:
-                raise
-            continue
-        module.register(main)
+        importlib.import_module(name).register(main)
 
 
 _load_subcommands()

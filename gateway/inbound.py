@@ -31,16 +31,7 @@ Handler = Callable[["object", "object", InboundSMS], "list[str] | None"]
 
 
 def _handlers() -> list[Handler]:
-    found = []
-    for name in KEYWORD_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name != name:
-                raise
-            continue
-        found.append(module.handle)
-    return found
+    return [importlib.import_module(name).handle for name in KEYWORD_MODULES]
 
 
 def dedupe_key(channel: str, provider_id: str) -> str:

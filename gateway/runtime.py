@@ -1,4 +1,4 @@
-"""Background work that runs inside `dalil serve`: each package's start/stop hooks, if the package has them."""
+"""Background work that runs inside `dalil serve`: each package's start/stop hooks."""
 from __future__ import annotations
 
 import importlib
@@ -8,15 +8,7 @@ RUNTIME_MODULES = ("gateway.dispatcher", "messages.runtime", "referrals.runtime"
 
 def _hooks(name: str):
     for module_name in RUNTIME_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as e:
-            if e.name != module_name:
-                raise
-            continue
-        hook = getattr(module, name, None)
-        if hook:
-            yield hook
+        yield getattr(importlib.import_module(module_name), name)
 
 
 def start_background(app) -> None:
