@@ -2,7 +2,6 @@
 pause, resume, cancel; the municipality never reaches any of it."""
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,7 +11,7 @@ from flows import directory
 from gateway import create_app
 from gateway.store import close_thread_connections
 from messages import campaigns, subscribers
-from test_console_support import add_accounts, field_error, post, signed_in
+from test_console_support import add_accounts, field_error, post, signed_in, wait_for_job
 
 PRICE = 0.04
 ARABIC = "فرص شغل جديدة في مكتب التشغيل بتطاوين. اتصل بالرقم المجاني أو زر المكتب من الاثنين إلى الخميس صباحا."  # > 70
@@ -41,16 +40,6 @@ def compose(client, **fields):
             "rate_per_minute": "0", "expiry_hours": "48"}
     form.update(fields)
     return post(client, "/console/campaigns/new", form)
-
-
-def wait_for_job(client, location: str) -> dict:
-    job_id = location.rsplit("/", 1)[1]
-    for _ in range(200):
-        info = client.get(f"/console/jobs/{job_id}/progress", headers={"Accept": "application/json"}).get_json()
-        if info["state"] != "running":
-            return info
-        time.sleep(0.05)
-    raise AssertionError("job did not finish")
 
 
 def test_compose_says_what_is_wrong_next_to_each_field(campaign_app):

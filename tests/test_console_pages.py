@@ -12,7 +12,7 @@ from flows import directory
 from gateway import outbox
 from messages import i18n, subscribers
 from test_console_support import (  # noqa: F401 (fixtures)
-    console_app, field_error, locale_copy, post, post_json, signed_in,
+    console_app, field_error, locale_copy, post, post_json, signed_in, wait_for_job,
 )
 from harness import PAYLOADS
 
@@ -21,16 +21,6 @@ SUBSCRIBER = "+21620555123"
 
 def db_of(app):
     return app.extensions["dalil"].db()
-
-
-def wait_for_job(client, location: str) -> dict:
-    job_id = location.rsplit("/", 1)[1]
-    for _ in range(200):
-        info = client.get(f"/console/jobs/{job_id}/progress", headers={"Accept": "application/json"}).get_json()
-        if info["state"] != "running":
-            return info
-        time.sleep(0.05)
-    raise AssertionError("job did not finish")
 
 
 def service_form(**overrides) -> dict:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 
 import pytest
 
@@ -73,3 +74,13 @@ def post_json(client, path: str, body: dict):
 def field_error(html: str, field: str) -> str | None:
     match = re.search(rf'id="err-{re.escape(field)}"[^>]*>([^<]*)<', html)
     return match.group(1).strip() if match else None
+
+
+def wait_for_job(client, location: str) -> dict:
+    job_id = location.rsplit("/", 1)[1]
+    for _ in range(200):
+        info = client.get(f"/console/jobs/{job_id}/progress", headers={"Accept": "application/json"}).get_json()
+        if info["state"] != "running":
+            return info
+        time.sleep(0.05)
+    raise AssertionError("job did not finish")
