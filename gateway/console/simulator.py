@@ -35,7 +35,7 @@ def _outbox_mark(db) -> int:
 def simulator_hop():
     from flows import ussd
     ctx = dalil()
-    data = request.get_json(silent=True) or {}
+    data = body if isinstance(body := request.get_json(silent=True), dict) else {}  # JSON that is not an object
     phone, text, session_id = str(data.get("phone", "")), str(data.get("text", "")), str(data.get("session", ""))
     try:
         e164 = contacts.normalize(phone[:40], ctx.config["sms"]["default_region"])
@@ -63,7 +63,7 @@ def simulator_hop():
 @ui.area("simulator")
 def simulator_hangup():
     from flows import ussd
-    session_id = str((request.get_json(silent=True) or {}).get("session", ""))
+    session_id = str((body if isinstance(body := request.get_json(silent=True), dict) else {}).get("session", ""))
     if session_id.isalnum() and len(session_id) <= 40:
         ussd.end(dalil(), channel=CHANNEL, session_id=f"{g.user['id']}-{session_id}")
     return jsonify(ok=True)
