@@ -111,7 +111,7 @@ def main() -> int:
 
         base_ctx = fresh_ctx(workdir, "baseline", n)
         rows = baseline_rows(base_ctx.db())
-        base_s, _ = timed(lambda: baseline_insert(base_ctx.db(), rows))
+        base_s, _ = timed(lambda built=rows: baseline_insert(base_ctx.db(), built))
         base_rows_peak = peak_of(lambda: baseline_rows(base_ctx.db()))
         del rows
 

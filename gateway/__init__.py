@@ -110,7 +110,8 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _wants_json() -> bool:
-    return request.path.startswith(("/hooks/", "/api/", "/healthz")) or request.accept_mimetypes.best == "application/json"
+    return (request.path.startswith(("/hooks/", "/api/", "/healthz"))
+            or request.accept_mimetypes.best == "application/json")
 
 
 def _loggable_path() -> str:

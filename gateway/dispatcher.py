@@ -104,7 +104,7 @@ def provider_session(url: str) -> requests.Session:
 def backoff(attempts: int, base: float, cap: float, retry_after: float | None = None) -> float:
     """Exponential in the attempts so far, capped, with jitter so that dispatchers do not retry in step."""
     delay = min(cap, base * 2 ** max(attempts - 1, 0))
-    delay = random.uniform(delay / 2, delay)
+    delay = random.uniform(delay / 2, delay)  # noqa: S311 (jitter, not a secret)
     return max(delay, retry_after or 0.0)
 
 

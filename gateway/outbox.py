@@ -107,7 +107,7 @@ def claim(db, owner: str, route: tuple[str, list], channels: Iterable[str], limi
     expr, params = route
     marks = ", ".join("?" for _ in channels)
     rows = db.execute(
-        f"UPDATE outbox SET state = 'sending', lease_owner = ?, lease_until = ?, attempts = attempts + 1, "
+        f"UPDATE outbox SET state = 'sending', lease_owner = ?, lease_until = ?, attempts = attempts + 1, "  # noqa: S608 (fixed names, bound values)
         f"channel = ({expr}), provider_id = {provider_id_sql}, updated_at = ? "
         f"WHERE id IN (SELECT id FROM outbox WHERE state = 'queued' AND not_before <= ? "
         f"AND (expires_at IS NULL OR expires_at > ?) AND ({expr}) IN ({marks}) "
@@ -127,7 +127,7 @@ def mark_sent(db, msg_id: int, provider_id: str | None, now: float | None = None
     """
     now = time.time() if now is None else now
     row = db.execute(
-        f"UPDATE outbox SET state = 'sent', provider_id = ?, sent_at = ?, updated_at = ?, error = NULL, "
+        f"UPDATE outbox SET state = 'sent', provider_id = ?, sent_at = ?, updated_at = ?, error = NULL, "  # noqa: S608 (fixed names, bound values)
         f"lease_owner = NULL, lease_until = NULL, {_WIPE_IF_SENSITIVE} "
         f"WHERE id = ? AND state IN ('sending', 'queued') RETURNING sensitive",
         [provider_id, now, now, msg_id],
@@ -143,7 +143,7 @@ def mark_sent_by_provider_ids(db, channel: str, ids: Iterable[str], now: float |
     now = time.time() if now is None else now
     marks = ", ".join("?" for _ in ids)
     rows = db.execute(
-        f"UPDATE outbox SET state = 'sent', sent_at = ?, updated_at = ?, error = NULL, lease_owner = NULL, "
+        f"UPDATE outbox SET state = 'sent', sent_at = ?, updated_at = ?, error = NULL, lease_owner = NULL, "  # noqa: S608 (fixed names, bound values)
         f"lease_until = NULL, {_WIPE_IF_SENSITIVE} "
         f"WHERE channel = ? AND provider_id IN ({marks}) AND state IN ('sending', 'queued') RETURNING sensitive",
         [now, now, channel, *ids],
@@ -165,7 +165,7 @@ def mark_failed(db, msg_id: int, error: str, now: float | None = None) -> bool:
     """A permanent failure: final, with its reason. Returns True when a sensitive row was wiped."""
     now = time.time() if now is None else now
     row = db.execute(
-        f"UPDATE outbox SET state = 'failed', error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?, "
+        f"UPDATE outbox SET state = 'failed', error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?, "  # noqa: S608 (fixed names, bound values)
         f"{_WIPE_IF_SENSITIVE} WHERE id = ? AND state IN ('queued', 'sending') RETURNING sensitive",
         [clean_error(error), now, msg_id],
     ).fetchone()
@@ -180,7 +180,7 @@ def release(db, ids: Iterable[int], owner: str, now: float | None = None) -> Non
     now = time.time() if now is None else now
     marks = ", ".join("?" for _ in ids)
     db.execute(
-        f"UPDATE outbox SET state = 'queued', attempts = max(attempts - 1, 0), lease_owner = NULL, "
+        f"UPDATE outbox SET state = 'queued', attempts = max(attempts - 1, 0), lease_owner = NULL, "  # noqa: S608 (fixed names, bound values)
         f"lease_until = NULL, updated_at = ? WHERE id IN ({marks}) AND state = 'sending' AND lease_owner = ?",
         [now, *ids, owner],
     )
@@ -210,7 +210,7 @@ def expire_overdue(db, now: float | None = None) -> tuple[int, bool]:
     """Queued rows past their expiry will not be sent. Returns (rows expired, any sensitive wiped)."""
     now = time.time() if now is None else now
     rows = db.execute(
-        f"UPDATE outbox SET state = 'expired', error = coalesce(error, 'not sent before expiry'), "
+        f"UPDATE outbox SET state = 'expired', error = coalesce(error, 'not sent before expiry'), "  # noqa: S608 (fixed names, bound values)
         f"updated_at = ?, {_WIPE_IF_SENSITIVE} WHERE state = 'queued' AND expires_at <= ? RETURNING sensitive",
         [now, now]).fetchall()
     return len(rows), any(r[0] for r in rows)
@@ -227,7 +227,7 @@ def record_receipt(db, channel: str, provider_id: str, delivered: bool, error: s
             [now, now, channel, provider_id])
     else:
         cur = db.execute(
-            f"UPDATE outbox SET state = 'failed', error = ?, updated_at = ?, {_WIPE_IF_SENSITIVE} "
+            f"UPDATE outbox SET state = 'failed', error = ?, updated_at = ?, {_WIPE_IF_SENSITIVE} "  # noqa: S608 (fixed names, bound values)
             f"WHERE channel = ? AND provider_id = ? AND state IN ('sent', 'sending', 'delivered')",
             [clean_error(error or "undelivered"), now, channel, provider_id])
     return cur.rowcount > 0

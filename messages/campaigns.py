@@ -85,7 +85,7 @@ def _tz(ctx) -> str:
 # -- reading -------------------------------------------------------------------------------------------------
 
 def load(db, campaign_id: int) -> Campaign:
-    row = db.execute(f"SELECT {', '.join(_FIELDS)} FROM campaigns WHERE id = ?", [campaign_id]).fetchone()
+    row = db.execute(f"SELECT {', '.join(_FIELDS)} FROM campaigns WHERE id = ?", [campaign_id]).fetchone()  # noqa: S608 (fixed names, bound values)
     if row is None:
         raise CampaignError(f"campaign: no campaign {campaign_id}")
     raw = dict(zip(_FIELDS, row))
@@ -194,7 +194,7 @@ def _check_length(config: dict, lang: str, text: str) -> None:
 
 def recipients_by_language(db, audience: Audience) -> dict[str, int]:
     where, params = audience.where()
-    return dict(db.execute(f"SELECT s.language, count(*) FROM subscribers s WHERE {where} GROUP BY s.language",
+    return dict(db.execute(f"SELECT s.language, count(*) FROM subscribers s WHERE {where} GROUP BY s.language",  # noqa: S608 (fixed names, bound values)
                            params).fetchall())
 
 
@@ -357,7 +357,7 @@ def _insert_blasts(ctx, db, campaign: Campaign, key_prefix: str, first: float, e
     where, where_params = campaign.audience.where()
     not_before = f"{pace}(? + row_number() OVER (ORDER BY s.id) - 1)" if pace else "?"
     sql = (
-        "INSERT INTO outbox (idempotency_key, to_number, body, kind, priority, encoding, segments, not_before, "
+        "INSERT INTO outbox (idempotency_key, to_number, body, kind, priority, encoding, segments, not_before, "  # noqa: S608 (fixed names, bound values)
         "expires_at, created_at, updated_at, sensitive, campaign_id, subscriber_id) "
         f"SELECT ? || s.id, s.phone, {body_sql}, 'blast', ?, {enc_sql}, {seg_sql}, {not_before}, ?, ?, ?, 0, ?, s.id "
         f"FROM subscribers s WHERE s.id > ? AND s.id <= ? AND {where} ORDER BY s.id "
@@ -437,7 +437,7 @@ def pause(ctx, db, campaign: Campaign, now: float | None = None) -> int:
         raise CampaignError(f"status: campaign {campaign.id} is {campaign.status}; only an active or scheduled "
                             f"campaign can be paused")
     with transaction(db):
-        held = db.execute(f"UPDATE outbox SET not_before = ?, updated_at = ? WHERE {_WAITING_BLASTS}",
+        held = db.execute(f"UPDATE outbox SET not_before = ?, updated_at = ? WHERE {_WAITING_BLASTS}",  # noqa: S608 (fixed names, bound values)
                           [PAUSED_UNTIL, now, campaign.id]).rowcount
         db.execute("UPDATE campaigns SET status = 'paused', paused_from = ?, updated_at = ? WHERE id = ?",
                    [campaign.status, now, campaign.id])
@@ -467,7 +467,7 @@ def cancel(ctx, db, campaign: Campaign, now: float | None = None) -> int:
     if campaign.status == "cancelled":
         raise CampaignError(f"status: campaign {campaign.id} is already cancelled")
     with transaction(db):
-        dropped = db.execute(f"UPDATE outbox SET state = 'expired', error = ?, updated_at = ? WHERE {_WAITING_BLASTS}",
+        dropped = db.execute(f"UPDATE outbox SET state = 'expired', error = ?, updated_at = ? WHERE {_WAITING_BLASTS}",  # noqa: S608 (fixed names, bound values)
                              [CANCELLED, now, campaign.id]).rowcount
         db.execute("UPDATE campaigns SET status = 'cancelled', next_run_at = NULL, paused_from = NULL, "
                    "updated_at = ? WHERE id = ?", [now, campaign.id])
@@ -482,11 +482,11 @@ def reschedule_queued(ctx, db, campaign: Campaign, start: float, now: float, onl
     pace = _pace_sql(ctx, db, campaign, start)
     if pace:
         return db.execute(
-            f"UPDATE outbox SET not_before = {pace}(x.n - 1), updated_at = ? FROM (SELECT id, row_number() OVER "
+            f"UPDATE outbox SET not_before = {pace}(x.n - 1), updated_at = ? FROM (SELECT id, row_number() OVER "  # noqa: S608 (fixed names, bound values)
             f"(ORDER BY not_before, id) AS n FROM outbox WHERE {_WAITING_BLASTS}) AS x WHERE outbox.id = x.id",
             [now, campaign.id]).rowcount
     earlier = "AND not_before < ?" if only_earlier else ""
-    return db.execute(f"UPDATE outbox SET not_before = ?, updated_at = ? WHERE {_WAITING_BLASTS} {earlier}",
+    return db.execute(f"UPDATE outbox SET not_before = ?, updated_at = ? WHERE {_WAITING_BLASTS} {earlier}",  # noqa: S608 (fixed names, bound values)
                       [start, now, campaign.id] + ([start] if only_earlier else [])).rowcount
 
 

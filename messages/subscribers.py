@@ -42,7 +42,7 @@ def _check_language(language: str) -> None:
 
 
 def get(db, phone: str) -> dict | None:
-    row = db.execute(f"SELECT {', '.join(_COLUMNS)} FROM subscribers WHERE phone = ?", [phone]).fetchone()
+    row = db.execute(f"SELECT {', '.join(_COLUMNS)} FROM subscribers WHERE phone = ?", [phone]).fetchone()  # noqa: S608 (fixed names, bound values)
     if row is None:
         return None
     sub = dict(zip(_COLUMNS, row))

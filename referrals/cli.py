@@ -134,7 +134,7 @@ def register(main: click.Group) -> None:
             click.echo(f"ledger OK: {verdict.entries} entries, {verdict.heads} signed heads, root {verdict.root.hex()}")
             return
         first = verdict.first_bad_entry
-        click.echo(f"ledger BROKEN: " + (f"first bad entry is #{first}" if first is not None else "see below"),
+        click.echo("ledger BROKEN: " + (f"first bad entry is #{first}" if first is not None else "see below"),
                    err=True)
         for problem in verdict.problems[:20]:
             click.echo(f"  {problem}", err=True)

@@ -12,8 +12,9 @@
         tw.fail_next("disconnect")                # the connection closes without an answer
         tw.down(); ...; tw.up()                   # connection refused, then back on the same port
 
-Failure kinds: throttle, error, hang, disconnect, permanent, garbage (a 200 HTML page, as a captive portal). A message is recorded the moment the fake accepts
-it, before the answer goes out, as a real provider would have it: a client killed in between still sent it.
+Failure kinds: throttle, error, hang, disconnect, permanent, garbage (a 200 HTML page, as a captive portal).
+A message is recorded the moment the fake accepts it, before the answer goes out, as a real provider would have
+it: a client killed in between still sent it.
 Run one alone with `python tests/fakes.py twilio|africastalking [port]` (the bench does, in another process).
 """
 from __future__ import annotations

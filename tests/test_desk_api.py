@@ -100,7 +100,8 @@ def test_malformed_bodies_and_impossible_transitions(client, two, caplog):
         assert r.status_code == 400, (body, r.get_data(as_text=True))
     h = sign(amal.cso_id, amal.token, amal.sign_key, "POST", "/api/desk/ack", b"{not json")
     assert client.post("/api/desk/ack", data=b"{not json", headers=h).status_code == 400
-    ok = signed(client, amal, "POST", "/api/desk/events", {"events": [{"referral": mine.referral_id, "event": "closed"}]})
+    ok = signed(client, amal, "POST", "/api/desk/events",
+                {"events": [{"referral": mine.referral_id, "event": "closed"}]})
     assert ok.status_code == 200
     r = signed(client, amal, "POST", "/api/desk/events", {"events": [{"referral": mine.referral_id,
                                                                         "event": "accepted"}]})

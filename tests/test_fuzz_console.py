@@ -75,8 +75,9 @@ def console(demo_app, locale_copy):  # noqa: F811  (catalog edits go to a copy, 
     lid = directory.list_all(db, "locations")[0]["id"]
     pages = ["/console/campaigns/new", "/console/directory/services/new", f"/console/directory/services/{sid}",
              "/console/directory/organizations/new", f"/console/directory/organizations/{oid}",
-             "/console/directory/locations/new", f"/console/directory/locations/{lid}", "/console/flows/texts/menu.main.work",
-             "/console/subscribers", "/console/users", "/console/directory/import", "/console/directory"]
+             "/console/directory/locations/new", f"/console/directory/locations/{lid}",
+             "/console/flows/texts/menu.main.work", "/console/subscribers", "/console/users",
+             "/console/directory/import", "/console/directory"]
     forms, kinds = [], set()
     for page in pages:
         r = client.get(page)

@@ -220,8 +220,8 @@ any_json_text = st.one_of(st.text(max_size=40), surrogates, surrogates.map(lambd
 numbers = st.one_of(st.integers(), st.floats(), st.sampled_from([float("inf"), float("-inf"), float("nan"), 10**30,
                                                                  -(10**30), 2**63, 1.5]))
 json_values = st.recursive(st.none() | st.booleans() | numbers | any_json_text,
-                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(any_json_text, inner, max_size=4),
-                           max_leaves=12)
+                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(any_json_text, inner,
+                                                                                        max_size=4), max_leaves=12)
 
 
 def handed_uuids(client) -> list[str]:

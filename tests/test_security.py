@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import io
-import json
 import time
 
 import pytest
@@ -28,7 +27,7 @@ from gateway import create_app, outbox
 from gateway.dispatcher import Dispatcher
 from gateway.store import close_thread_connections, transaction
 from test_console_support import PASSWORD, add_accounts, csrf, login
-from test_fuzz_support import assert_clean_log, assert_consistent, database_digest
+from test_fuzz_support import assert_consistent, database_digest
 
 SECRETS = {
     "at_token": "at-hook-7f3kq9zv2m",
@@ -422,7 +421,7 @@ def test_the_municipality_reaches_no_referral_data(app, tmp_path):
     # the API with the municipality's token
     api = app.test_client()
     muni = {"Authorization": f"Bearer {SECRETS['muni_token']}"}
-    for rule, method, url in routes(app, {"GET"}):
+    for _, _, url in routes(app, {"GET"}):
         if not url.startswith("/api/"):
             continue
         url = url.replace("R-XXXXXX", made[0].code)
@@ -434,7 +433,7 @@ def test_the_municipality_reaches_no_referral_data(app, tmp_path):
     # the console signed in as the municipality: every page it may open
     client = app.test_client()
     assert login(client, "muni").status_code == 303
-    for rule, method, url in routes(app, {"GET"}):
+    for rule, _, url in routes(app, {"GET"}):
         if not url.startswith("/console/") or rule.endpoint == "console.static":
             continue
         r = client.get(url)
