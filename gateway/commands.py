@@ -8,7 +8,7 @@ import click
 log = logging.getLogger(__name__)
 
 
-def serve_app(app, host: str, port: int, threads: int) -> None:
+def serve_app(app, host: str, port: int, threads: int, connection_limit: int = 400) -> None:
     """Serve with waitress (a production WSGI server that runs anywhere Python does, Windows offices included)."""
     import signal
     import waitress
@@ -18,7 +18,8 @@ def serve_app(app, host: str, port: int, threads: int) -> None:
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     runtime.start_background(app)
     try:
-        waitress.serve(app, host=host, port=port, threads=threads, ident="dalil")
+        waitress.serve(app, host=host, port=port, threads=threads, connection_limit=connection_limit,
+                       ident="dalil")
     finally:
         runtime.stop_background(app)
         signal.signal(signal.SIGTERM, previous)
@@ -49,7 +50,7 @@ def register(main: click.Group) -> None:
         gw = app.extensions["dalil"].config["gateway"]
         host, port = host or gw["host"], port or gw["port"]
         click.echo(f"Dalil listening on http://{host}:{port}  (staff console: /console/)")
-        serve_app(app, host, port, gw["threads"])
+        serve_app(app, host, port, gw["threads"], gw["connection_limit"])
 
     @main.command()
     @click.option("--port", type=int, default=None)
@@ -67,4 +68,4 @@ def register(main: click.Group) -> None:
                    f"  a phone in the terminal:  dalil simulate --lang fr\n"
                    f"  the staff console:        http://{gw['host']}:{port}/console/  "
                    f"(first: dalil user add NAME --role admin)")
-        serve_app(app, gw["host"], port, gw["threads"])
+        serve_app(app, gw["host"], port, gw["threads"], gw["connection_limit"])
