@@ -80,7 +80,7 @@ def test_a_provider_hanging_past_the_timeout_holds_up_one_message_not_the_queue(
         progress["during_hang"] = len(twilio.messages)
 
     elapsed = run_until_sent(ctx, 300, timeout=20, during=watch)
-    assert progress["during_hang"] >= 50, "the other worker stopped sending while one request hung"
+    assert progress["during_hang"] >= 20, "the other worker stopped sending while one request hung"
     assert outbox.counts_by_state(db) == {"sent": 300}, f"not all sent after {elapsed:.1f}s"
     received = Counter(twilio.bodies())
     assert set(received) == {f"m {i:04d}" for i in range(300)} and max(received.values()) == 1

@@ -189,7 +189,8 @@ def test_twilio_signed_requests_with_any_fields(client, check, form, sid, sender
 
 @FUZZ
 @given(form=st.dictionaries(st.sampled_from(TWILIO_FIELDS), values, max_size=8),
-       signature=st.one_of(st.none(), printable, st.sampled_from(["", "=", "AAAA", "x" * 400])),
+       signature=st.one_of(st.none(), st.text(st.characters(exclude_categories=("Cc", "Cs")), max_size=200),
+                           st.sampled_from(["", "=", "AAAA", "x" * 400])),  # a header holds no line break
        signed_as=st.sampled_from(["nothing", "other-url", "other-token", "other-fields"]),
        hook=st.sampled_from(["sms", "status"]))
 def test_twilio_without_a_valid_signature_is_always_403_and_changes_nothing(app, client, check, form, signature,
