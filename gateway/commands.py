@@ -68,4 +68,19 @@ def register(main: click.Group) -> None:
                    f"  a phone in the terminal:  dalil simulate --lang fr\n"
                    f"  the staff console:        http://{gw['host']}:{port}/console/  "
                    f"(first: dalil user add NAME --role admin)")
+        click.echo(_ussd_endpoints(ctx.config, f"http://{gw['host']}:{port}"))
         serve_app(app, gw["host"], port, gw["threads"], gw["connection_limit"])
+
+
+def _ussd_endpoints(config: dict, base: str) -> str:
+    """Where an aggregator (or curl) can dial in; the URLs hold secret tokens, so only the terminal shows them."""
+    at, generic = config["channels.africastalking"]["webhook_token"], config["channels.generic_ussd"]["token"]
+    if not at and not generic:
+        return ("  USSD over HTTP: set [channels.generic_ussd] token (or [channels.africastalking] webhook_token)\n"
+                "  in dalil.toml to open /hooks/ussd/<token> (or /hooks/africastalking/<token>/ussd)")
+    lines = []
+    if generic:
+        lines.append(f"  USSD, any aggregator:     {base}/hooks/ussd/{generic}")
+    if at:
+        lines.append(f"  USSD, Africa's Talking:   {base}/hooks/africastalking/{at}/ussd")
+    return "\n".join(lines)
