@@ -56,12 +56,3 @@ def test_malformed_toml_and_unknown_keys_fail(tmp_path):
     assert "broken.toml: not valid TOML" in dalil_flows_check(folder).stderr
     (folder / "broken.toml").write_text('[screens.x]\ntext = "nav.back"\ncolour = "red"\n')
     assert "broken.toml: screen 'x': unknown key(s) colour" in dalil_flows_check(folder).stderr
-
-
-def test_demo_banner_says_where_to_dial_or_how_to_open_the_endpoint():
-    from gateway.commands import _ussd_endpoints
-    from gateway.config import load
-    closed = _ussd_endpoints(load({}), "http://127.0.0.1:8080")
-    assert "set [channels.generic_ussd] token" in closed
-    opened = _ussd_endpoints(load({"channels": {"generic_ussd": {"token": "t0k"}}}), "http://127.0.0.1:8080")
-    assert opened.strip() == "USSD, any aggregator:     http://127.0.0.1:8080/hooks/ussd/t0k"
