@@ -61,6 +61,17 @@ def test_inbound_sms_is_handled_once_however_often_twilio_posts_it(app, client):
     assert sensitive == 1
 
 
+def test_a_long_message_twilio_reassembled_is_handled_as_one(app, client):
+    """Twilio joins the parts of an inbound SMS over 160 characters before it calls us (NumSegments says how
+    many): one webhook, one message, one reply, however many parts the phone sent."""
+    long_text = "Bonjour, je cherche une formation en soudure a Tataouine, " * 7  # 406 characters, 3 parts
+    params = {**fields("twilio_inbound_sms.json"), "Body": long_text, "NumSegments": "3",
+              "MessageSid": "SMlong0000000000000000000000000001", "SmsSid": "SMlong0000000000000000000000000001"}
+    assert post_signed(client, "/hooks/twilio/sms", params).status_code == 200
+    assert replies(app) == 1
+    assert app.extensions["dalil"].db().execute("SELECT count(*) FROM inbound_seen").fetchone()[0] == 1
+
+
 def test_signature_is_checked_against_the_public_url_not_the_proxied_request(client):
     params = fields("twilio_inbound_sms.json")
     # signed for the URL this process sees (http://localhost/...), not the one Twilio called: refused
