@@ -215,14 +215,3 @@ class ServerProcess:
     def __exit__(self, *exc):
         self.kill()
         self.session.close()
-
-
-def peak_memory_kb(pid: int) -> int | None:
-    """VmHWM: the process's peak resident set, from /proc (Linux)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None

@@ -11,7 +11,7 @@ import hmac
 from flask import Blueprint, abort, jsonify, request
 
 from gateway import dalil
-from gateway.channels.common import ussd_response
+from gateway.channels.common import required_fields, ussd_response
 from flows import ussd
 
 bp = Blueprint("generic_ussd", __name__)
@@ -34,12 +34,9 @@ def aggregator_ussd(token: str):
     if not cfg["enabled"] or not cfg["token"] or not hmac.compare_digest(token.encode(), cfg["token"].encode()):
         abort(404)
     fields = _fields()
-    names = {"session": cfg["session_field"], "phone": cfg["phone_field"]}
-    missing = [name for name in names.values() if not (fields.get(name) or "").strip()]
-    if missing:
-        abort(400, description=f"missing field{'s' if len(missing) > 1 else ''}: {', '.join(missing)}")
-    reply = ussd.hop(dalil(), channel=CHANNEL, session_id=fields[names["session"]].strip(),
-                     phone=fields[names["phone"]], text=fields.get(cfg["text_field"], "") or "",
+    given = required_fields(fields, cfg["session_field"], cfg["phone_field"])
+    reply = ussd.hop(dalil(), channel=CHANNEL, session_id=given[cfg["session_field"]],
+                     phone=given[cfg["phone_field"]], text=fields.get(cfg["text_field"], "") or "",
                      input_mode=cfg["input_mode"])
     if cfg["response_format"] == "json":
         return jsonify(action="end" if reply.end else "continue", message=reply.text)

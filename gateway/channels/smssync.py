@@ -121,7 +121,7 @@ def _hand_over_messages():
     batch = [m for m in batch if not held_back(ctx, db, m.id)]
     _take_rate_tokens(ctx, batch)
     if batch:
-        log.info("smssync: handed %d message(s) to the phone", len(batch))
+        log.info("smssync: handed %d message(s) to the device", len(batch))
     messages = [{"to": m.to, "message": m.body, "uuid": m.provider_id} for m in batch]
     return jsonify(payload={"task": "send", "secret": _config()["secret"], "messages": messages})
 
