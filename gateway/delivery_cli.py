@@ -40,10 +40,27 @@ def register(main: click.Group) -> None:
         from gateway import health
         ctx = _context(obj)
         snap = health.snapshot(ctx.db(), ctx.config)
+        lines = []
+        for key, data, text in _package_sections(ctx):
+            snap[key] = data
+            lines += text
         if as_json:
             click.echo(json.dumps(snap, indent=2))
             return
         _print_status(snap)
+        for line in lines:
+            click.echo(line)
+
+
+def _package_sections(ctx):
+    """Packages add their own figures through a ``status_section(ctx)`` in their runtime module."""
+    import importlib
+
+    from gateway import INIT_MODULES
+    for name in INIT_MODULES:
+        section = getattr(importlib.import_module(name), "status_section", None)
+        if section is not None:
+            yield section(ctx)
 
 
 def _when(ts) -> str:

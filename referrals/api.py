@@ -3,7 +3,7 @@
 /api/desk/...       the CSO desks: token + signed, timestamped, single-use requests (referrals.desk_protocol)
 /api/reports/...    aggregate, suppressed counts: municipality and coordinator roles
 /api/csos, /api/referrals/<code>   the CSO coordinator role only; the municipality role gets 403
-/api/ledger/head    the signed tree head and the gateway's public key: public, they hold only hashes
+/api/ledger/head    the latest signed checkpoint and the log's verifier key: public, they hold only hashes
 
 Roles are bearer tokens from [referrals] for now (the staff console will bring logins). Every refusal answers a
 JSON reason and writes one log line naming the reason and the CSO id, never a number or content.
@@ -20,11 +20,12 @@ from nacl.signing import VerifyKey
 
 from gateway import dalil
 from gateway.channels.common import storable
-from referrals import csos, desk_protocol, ledger, relay, report, store
-from referrals.keyring import gateway_key
+from referrals import csos, desk_protocol, ledger, relay, report, sealing, store, witness
+from referrals.keyring import gateway_key, log_key
 
 log = logging.getLogger(__name__)
 bp = Blueprint("referrals", __name__)
+ENTRIES_PAGE = 1000
 
 
 # --- roles ------------------------------------------------------------------------------------------------
@@ -162,12 +163,40 @@ def desk_consistency():
         abort(503, description="the gateway's log is damaged; its operator must run `dalil ledger verify`")
 
 
-# --- public: the signed head ------------------------------------------------------------------------------
+@bp.get("/api/desk/ledger/entries")
+def desk_entries():
+    """Log entries [from, to), at most ENTRIES_PAGE: every desk reads all of them, for every CSO."""
+    _desk()
+    db = dalil().db()
+    first, end = request.args.get("from", ""), request.args.get("to", "")
+    if not (_whole_number(first) and _whole_number(end)) or int(first) > int(end):
+        abort(400, description="from and to must be whole numbers, from <= to")
+    end = min(int(end), int(first) + ENTRIES_PAGE, store.ledger_size(db))
+    return jsonify(entries=[sealing.b64(data) for _, data in store.iter_entries_from(db, int(first), end)])
+
+
+@bp.post("/api/desk/cosign")
+def desk_cosign():
+    """The desk's answer to the add-checkpoint request its inbox carried: its cosignature line."""
+    cso = _desk()
+    body = _json_body()
+    checkpoint, cosignature = body.get("checkpoint"), body.get("cosignature")
+    if not isinstance(checkpoint, str) or not isinstance(cosignature, str):
+        _refuse_desk(400, "checkpoint and cosignature must be strings", cso["id"])
+    try:
+        size = witness.record(dalil().db(), log_key(dalil()), cso, checkpoint, cosignature)
+    except witness.Refused as e:
+        _refuse_desk(e.status, e.reason, cso["id"])
+    return jsonify(cosigned=size)
+
+
+# --- public: the signed checkpoint ------------------------------------------------------------------------
 
 @bp.get("/api/ledger/head")
 def ledger_head():
-    key = gateway_key(dalil())
-    return jsonify(head=ledger.current_head(dalil().db(), key), gateway_key=bytes(key.verify_key).hex())
+    ctx = dalil()
+    _, checkpoint = ledger.current_checkpoint(ctx.db(), gateway_key(ctx), ctx.config["referrals"]["log_origin"])
+    return jsonify(checkpoint=checkpoint, log_key=log_key(ctx).vkey)
 
 
 # --- roles: coordinator and municipality ------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -17,6 +18,13 @@ def _ctx(obj):
 
 def _split(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _read_registration(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise click.ClickException(f"{path}: cannot read the registration file ({e.__class__.__name__})") from None
 
 
 def register(main: click.Group) -> None:
@@ -40,33 +48,27 @@ def register(main: click.Group) -> None:
         click.echo(public)
 
     @cso.command("add")
-    @click.argument("cso_id")
-    @click.option("--name", required=True, help="public name, said to the person on the consent screen")
-    @click.option("--contact", required=True, help="public contact sent to the person (phone, address)")
-    @click.option("--needs", required=True, help="comma-separated: legal, documents, health, shelter, protection, "
-                                                  "food, work")
-    @click.option("--areas", required=True, help="comma-separated governorate/delegation codes, or * for everywhere")
+    @click.option("--registration", "registration_file", required=True, type=click.Path(dir_okay=False),
+                  help="the file `dalil coordinator sign` wrote for this CSO")
     @click.option("--capacity", type=int, default=20, show_default=True, help="open referrals it can take")
-    @click.option("--public-key", required=True, help="the line `dalil cso keygen` printed")
     @click.option("--caseworker-phone", default="", help="number that gets 'new referral R-XXXX (category)'")
     @click.option("--language", type=click.Choice(["ar", "fr", "en"]), default="fr", show_default=True)
     @click.pass_obj
-    def cso_add(obj, cso_id, name, contact, needs, areas, capacity, public_key, caseworker_phone, language):
-        """Register a CSO; prints its desk token once."""
-        from referrals import csos
-        from referrals.keyring import gateway_key
+    def cso_add(obj, registration_file, capacity, caseworker_phone, language):
+        """Register a CSO from its coordinator-signed registration file; prints its desk token once."""
+        from referrals import csos, registry
+        from referrals.keyring import coordinator_key, log_key
         ctx = _ctx(obj)
         try:
-            token = csos.register(ctx.db(), cso_id, name=name, contact=contact, needs=_split(needs),
-                                  areas=_split(areas), capacity=capacity, public_bundle=public_key,
-                                  notify_phone=caseworker_phone or None, language=language)
-        except csos.RegistryError as e:
+            token = csos.register(ctx.db(), coordinator_key(ctx), _read_registration(registration_file),
+                                  capacity=capacity, notify_phone=caseworker_phone or None, language=language)
+        except (csos.RegistryError, ValueError) as e:
             raise click.ClickException(str(e)) from None
-        key = bytes(gateway_key(ctx).verify_key).hex()
+        cso_id = registry.read(_read_registration(registration_file))["cso"]
         click.echo(f"registered {cso_id}. Its desk token is shown only now:\n  {token}")
-        click.echo("on the CSO's machine, run:")
+        click.echo("on the CSO's machine, run (the coordinator's key comes from the coordinator, not from here):")
         click.echo(f"  dalil desk connect --home {DEFAULT_DESK_HOME} --gateway {ctx.config['gateway']['public_url']} "
-                   f"--cso {cso_id} --token {token} --gateway-key {key}")
+                   f"--cso {cso_id} --token {token} --gateway-key {log_key(ctx).vkey} --coordinator-key <line>")
 
     @cso.command("token")
     @click.argument("cso_id")
@@ -101,21 +103,95 @@ def register(main: click.Group) -> None:
 
     @cso.command("set")
     @click.argument("cso_id")
+    @click.option("--registration", "registration_file", type=click.Path(dir_okay=False),
+                  help="a new version signed by the coordinator: keys, name, contact, needs, areas, or deactivation")
     @click.option("--capacity", type=int)
-    @click.option("--active/--inactive", default=None)
     @click.pass_obj
-    def cso_set(obj, cso_id, capacity, active):
-        """Change a CSO's capacity, or take it out of routing (--inactive)."""
-        from referrals import store
-        db = _ctx(obj).db()
-        if not store.get_cso(db, cso_id):
-            raise click.ClickException(f"no CSO '{cso_id}'")
-        fields = {k: v for k, v in (("capacity", capacity), ("active", active)) if v is not None}
-        if fields.get("capacity", 1) < 1:
-            raise click.ClickException("capacity must be at least 1")
-        if fields:
-            store.update_cso(db, cso_id, **fields)
-        click.echo(f"{cso_id}: {fields or 'unchanged'}")
+    def cso_set(obj, cso_id, registration_file, capacity):
+        """Apply a coordinator-signed change to a CSO, or change its capacity."""
+        from referrals import csos
+        from referrals.keyring import coordinator_key
+        ctx = _ctx(obj)
+        db = ctx.db()
+        try:
+            if registration_file:
+                record = csos.update(db, coordinator_key(ctx), _read_registration(registration_file))
+                if record["cso"] != cso_id:
+                    raise csos.RegistryError(f"{registration_file} is the registration of '{record['cso']}'")
+                click.echo(f"{cso_id}: version {record['seq']} applied" + ("" if record["active"] else
+                                                                          " (deactivated)"))
+            if capacity is not None:
+                csos.set_capacity(db, cso_id, capacity)
+                click.echo(f"{cso_id}: capacity {capacity}")
+        except csos.RegistryError as e:
+            raise click.ClickException(str(e)) from None
+
+    # --- the coordinator's key, on the coordinator's machine ------------------------------------------------
+    @main.group()
+    def coordinator():
+        """The CSO network's coordinator: its offline key signs every CSO registration."""
+
+    @coordinator.command("keygen")
+    @click.option("--key", "key_path", default="coordinator.key", show_default=True, type=click.Path(dir_okay=False))
+    @click.option("--name", default="dalil-coordinator", show_default=True, help="the key's name (no spaces or +)")
+    def coordinator_keygen(key_path, name):
+        """Make the coordinator's key (keep it offline); print the public line for the gateway and the desks."""
+        from referrals import registry
+        if Path(key_path).exists():
+            raise click.ClickException(f"{key_path} exists: a coordinator key is never overwritten")
+        try:
+            verifier = registry.keygen(key_path, name)
+        except ValueError as e:
+            raise click.ClickException(str(e)) from None
+        click.echo(f"secret key written to {key_path}: keep it on this machine, offline, and back it up")
+        click.echo("public line, for [referrals] coordinator_key on the gateway and `dalil desk connect "
+                   "--coordinator-key`:")
+        click.echo(verifier.vkey)
+        click.echo(f"fingerprint, to read out to each CSO by phone: {verifier.fingerprint()}")
+
+    @coordinator.command("sign")
+    @click.argument("cso_id")
+    @click.option("--key", "key_path", default="coordinator.key", show_default=True, type=click.Path(dir_okay=False))
+    @click.option("--from", "previous", type=click.Path(dir_okay=False, exists=True),
+                  help="the CSO's current registration file: the new one is its next version")
+    @click.option("--name", help="public name, said to the person on the consent screen")
+    @click.option("--contact", help="public contact given to the person")
+    @click.option("--needs", help="comma-separated: " + ", ".join(("legal", "documents", "health", "shelter",
+                                                                   "protection", "food", "work")))
+    @click.option("--areas", help="comma-separated governorate/delegation codes, or * for everywhere")
+    @click.option("--public-key", help="the line `dalil cso keygen` printed on the CSO's machine")
+    @click.option("--inactive", is_flag=True, help="take the CSO out: no referral or notice goes to it")
+    @click.option("--out", required=True, type=click.Path(dir_okay=False), help="the registration file to write")
+    def coordinator_sign(cso_id, key_path, previous, name, contact, needs, areas, public_key, inactive, out):
+        """Sign a CSO's registration (a new CSO, or with --from the next version of one) into a file for
+        `dalil cso add` / `dalil cso set`."""
+        from referrals import csos, note, registry
+        try:
+            signer, key = registry.load_key(key_path)
+            if previous:
+                old = registry.verify(_read_registration(previous), note.verifier(signer, bytes(key.verify_key)))
+                if old["cso"] != cso_id:
+                    raise click.ClickException(f"{previous} is the registration of '{old['cso']}'")
+                record = csos.new_record(
+                    cso_id, name=name or old["name"], contact=contact or old["contact"],
+                    needs=_split(needs) if needs else old["needs"], areas=_split(areas) if areas else old["areas"],
+                    public_bundle=public_key or csos.bundle(old["box_key"], old["verify_key"]),
+                    seq=old["seq"] + 1, active=not inactive)
+            else:
+                missing = [o for o, v in (("--name", name), ("--contact", contact), ("--needs", needs),
+                                          ("--areas", areas), ("--public-key", public_key)) if not v]
+                if missing:
+                    raise click.ClickException(f"a new CSO needs {', '.join(missing)} (or --from its current file)")
+                record = csos.new_record(cso_id, name=name, contact=contact, needs=_split(needs),
+                                         areas=_split(areas), public_bundle=public_key, active=not inactive)
+        except (registry.RegistrationError, csos.RegistryError) as e:
+            raise click.ClickException(str(e)) from None
+        if Path(out).exists():
+            raise click.ClickException(f"{out} exists: write each version to a new file")
+        Path(out).write_text(registry.sign(signer, key, record), encoding="utf-8")
+        click.echo(f"wrote {out}: '{cso_id}' version {record['seq']}" + ("" if record["active"] else ", inactive"))
+        click.echo(f"the gateway's operator applies it with `dalil cso {'set ' + cso_id if previous else 'add'} "
+                   f"--registration {out}`")
 
     # --- the transparency log -------------------------------------------------------------------------------
     @main.group("ledger")
@@ -125,13 +201,14 @@ def register(main: click.Group) -> None:
     @ledger_group.command("verify")
     @click.pass_obj
     def ledger_verify(obj):
-        """Recompute every leaf, node and signed head; name the first bad entry."""
+        """Recompute every leaf and node and the signed checkpoint; name the first bad entry."""
         from referrals import ledger
-        from referrals.keyring import gateway_key
+        from referrals.keyring import log_key
         ctx = _ctx(obj)
-        verdict = ledger.verify(ctx.db(), gateway_key(ctx).verify_key)
+        verdict = ledger.verify(ctx.db(), log_key(ctx))
         if verdict.ok:
-            click.echo(f"ledger OK: {verdict.entries} entries, {verdict.heads} signed heads, root {verdict.root.hex()}")
+            click.echo(f"ledger OK: {verdict.entries} entries, checkpoint at size {verdict.checkpoint}, "
+                       f"root {verdict.root.hex()}")
             return
         first = verdict.first_bad_entry
         click.echo("ledger BROKEN: " + (f"first bad entry is #{first}" if first is not None else "see below"),
@@ -145,13 +222,23 @@ def register(main: click.Group) -> None:
     @ledger_group.command("head")
     @click.pass_obj
     def ledger_head(obj):
-        """Print the current signed tree head and the gateway's public key as JSON."""
+        """Print the latest signed checkpoint (C2SP tlog-checkpoint) and the log's verifier key."""
+        from referrals import ledger
+        from referrals.keyring import gateway_key, log_key
+        ctx = _ctx(obj)
+        _, checkpoint = ledger.current_checkpoint(ctx.db(), gateway_key(ctx), ctx.config["referrals"]["log_origin"])
+        click.echo(checkpoint, nl=False)
+        click.echo(f"log key: {log_key(ctx).vkey}")
+
+    @ledger_group.command("checkpoint")
+    @click.pass_obj
+    def ledger_checkpoint(obj):
+        """Sign a checkpoint now (`dalil serve` does it every [referrals] checkpoint_minutes)."""
         from referrals import ledger
         from referrals.keyring import gateway_key
         ctx = _ctx(obj)
-        key = gateway_key(ctx)
-        click.echo(json.dumps({"head": ledger.current_head(ctx.db(), key),
-                               "gateway_key": bytes(key.verify_key).hex()}, indent=2))
+        size, _ = ledger.sign_checkpoint(ctx.db(), gateway_key(ctx), ctx.config["referrals"]["log_origin"])
+        click.echo(f"checkpoint at size {size}")
 
     # --- reports and retention ------------------------------------------------------------------------------
     @main.command("report")
@@ -206,16 +293,24 @@ def register(main: click.Group) -> None:
     @click.option("--gateway", "gateway_url", required=True, help="the gateway's URL")
     @click.option("--cso", "cso_id", required=True)
     @click.option("--token", required=True)
-    @click.option("--gateway-key", required=True, help="the gateway's public key, as `dalil cso add` printed it")
+    @click.option("--gateway-key", required=True, help="the gateway's checkpoint key, as `dalil cso add` printed it")
+    @click.option("--coordinator-key", required=True,
+                  help="the coordinator's public line, from the coordinator (not from the gateway's operator)")
     @click.option("--language", type=click.Choice(["ar", "fr", "en"]), default="fr", show_default=True)
-    def desk_connect(home, gateway_url, cso_id, token, gateway_key, language):
-        """Write the desk's settings (desk.toml) next to its key."""
+    def desk_connect(home, gateway_url, cso_id, token, gateway_key, coordinator_key, language):
+        """Write the desk's settings (desk.toml) next to its key, pinning the gateway's and the coordinator's keys."""
+        from referrals import note
         from referrals.desk import home as desk_home
         try:
-            path = desk_home.connect(home, gateway_url, cso_id, token, gateway_key, language)
+            path = desk_home.connect(home, gateway_url, cso_id, token, gateway_key, coordinator_key, language)
         except desk_home.DeskError as e:
             raise click.ClickException(str(e)) from None
-        click.echo(f"wrote {path}; now `dalil desk sync --home {home}` or `dalil desk serve --home {home}`")
+        fingerprint = note.parse_vkey(coordinator_key).fingerprint()
+        click.echo(f"wrote {path}")
+        click.echo(f"coordinator key fingerprint: {fingerprint}")
+        click.echo("call your coordinator and compare it digit by digit before the first sync; if it differs, "
+                   "do not sync")
+        click.echo(f"then `dalil desk sync --home {home}` or `dalil desk serve --home {home}`")
 
     def _load(home):
         from referrals.desk import home as desk_home
@@ -230,7 +325,8 @@ def register(main: click.Group) -> None:
         """Send queued decisions, check the log, fetch and open new referrals, apply erasure requests."""
         from referrals.desk import client
         result = client.sync(_load(home))
-        click.echo(f"received {result.received}, erased {result.erased}, sent {result.sent}")
+        click.echo(f"received {result.received}, erased {result.erased}, sent {result.sent}"
+                   + (f", cosigned the log at size {result.cosigned}" if result.cosigned is not None else ""))
         for alert in result.alerts:
             click.echo(f"ALERT: {alert}", err=True)
         if result.error:
@@ -241,7 +337,9 @@ def register(main: click.Group) -> None:
     @desk.command("serve")
     @home_option
     @click.option("--port", type=int, default=8765, show_default=True)
-    @click.option("--sync-minutes", type=float, default=5.0, show_default=True, help="0: only on demand")
+    @click.option("--sync-minutes", type=float, default=2.0, show_default=True,
+                  help="sync and cosign the log this often (0: only on demand); the shorter, the sooner a tampered "
+                       "log is seen")
     def desk_serve(home, port, sync_minutes):
         """The local inbox on http://127.0.0.1:PORT (loopback only)."""
         import threading

@@ -24,8 +24,8 @@ from nacl.pwhash import argon2id
 
 from gateway import contacts
 from gateway.store import transaction
-from referrals import days, ledger, sealing, store
-from referrals.keyring import gateway_key
+from referrals import csos, days, ledger, registry, sealing, store
+from referrals.keyring import coordinator_key, gateway_key
 
 OPSLIMIT = argon2id.OPSLIMIT_INTERACTIVE
 MEMLIMIT = argon2id.MEMLIMIT_INTERACTIVE
@@ -69,15 +69,17 @@ def request(ctx, db, phone: str, contact_key: str | None = None) -> int:
     request_id = secrets.token_hex(16)
     with transaction(db):
         # referrals logged before this entry are the ones to erase; a later one is a new request for help
-        before = ledger.append(db, key, "erasure_requested", request_id, day=day)
-        csos = store.list_csos(db)
-        for cso in csos:
+        recipients = csos.usable(db, coordinator_key(ctx))  # active, and as the coordinator registered them
+        # the log names the keys the notices were sealed to, so every desk can check no one else got one
+        before = ledger.append(db, "erasure_requested", request_id, day=day,
+                               keys=sorted(registry.key_fingerprint(c["box_key"]) for c in recipients))
+        for cso in recipients:
             notice_id = secrets.token_hex(16)
             content = {"kind": "erasure", "id": notice_id, "day": day, "salt": sealing.b64(salt),
                        "match": sealing.b64(match), "opslimit": OPSLIMIT, "memlimit": MEMLIMIT, "before": before}
             box, signature = sealing.seal(key, cso["id"], cso["box_key"], notice_id, content, kind="erasure")
             store.insert_notice(db, notice_id, cso["id"], box, signature, day)
-    return len(csos)
+    return len(recipients)
 
 
 def matches(phone: str, notice: dict) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flows.actions import Call, action
 from referrals import csos, erasure, intake, store
+from referrals.keyring import coordinator_key
 
 NEED_VAR, GOV_VAR, DELEG_VAR = "help_need", "help_gov", "help_deleg"
 ANSWER_VARS = {"nationality": "help_nationality", "status": "help_status"}
@@ -28,7 +29,8 @@ def route(call: Call) -> str | None:
     need = call.vars.get(NEED_VAR)
     if not call.ctx.config["referrals"]["enabled"] or need not in csos.NEEDS:
         return "help_none"
-    cso = csos.route(call.db, need, call.vars.get(GOV_VAR) or None, call.vars.get(DELEG_VAR) or None)
+    cso = csos.route(call.db, need, call.vars.get(GOV_VAR) or None, call.vars.get(DELEG_VAR) or None,
+                     coordinator_key(call.ctx))
     if cso is None:
         return "help_none"
     call.vars["help_cso"], call.vars["org"] = cso["id"], cso["name"]
@@ -41,7 +43,7 @@ def submit(call: Call) -> str:
     if call.vars.get("code"):
         return "help_done"
     cso = store.get_cso(call.db, call.vars.get("help_cso") or "")
-    if cso is None or not cso["active"]:
+    if cso is None or not cso["active"] or not csos.valid(call.db, cso, coordinator_key(call.ctx)):
         return "help_none"
     note = (call.vars.get(NOTE_VAR) or "").strip()
     submitted = intake.submit(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from gateway import outbox
 from gateway.store import transaction
 from messages import i18n
-from referrals import days, ledger, sealing, store
+from referrals import days, ledger, registry, sealing, store
 from referrals.keyring import gateway_key
 
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud over a phone and typed on a keypad
@@ -52,7 +52,9 @@ def submit(ctx, db, cso: dict, *, phone: str, lang: str, channel: str, need: str
             "answers": {k: answers.get(k) or "" for k in ANSWER_KEYS}, "note": note,
         }
         box, signature = sealing.seal(key, cso["id"], cso["box_key"], referral_id, content)
-        index = ledger.append(db, key, "created", referral_id, envelope=box, day=day)
+        # the fingerprint of the key it was sealed to: every desk checks it against the coordinator's registry
+        index = ledger.append(db, "created", referral_id, envelope=box, day=day,
+                              key=registry.key_fingerprint(cso["box_key"]))
         store.insert_referral(db, {
             "id": referral_id, "code": code, "cso_id": cso["id"], "need": need, "governorate": governorate or None,
             "created_day": day, "state": "sealed", "state_day": day, "envelope": box, "signature": signature,

@@ -1,30 +1,32 @@
-"""The transparency log of referral events, kept in the gateway's SQLite file.
+"""The transparency log of referral events and of the CSO registry, kept in the gateway's SQLite file.
 
-Every event (created, fetched, accepted, declined, closed, expired, erased, erasure_requested) is one entry:
-canonical JSON holding the event's kind, its day, a hash of the referral's id and, for "created", the hash of
-the sealed envelope. No content, no CSO, no time finer than a day. Entries are the leaves of an RFC 6962 Merkle
-tree (referrals.merkle); after each append the gateway signs the new tree head (size, root, day) with its
-Ed25519 key and keeps it.
+Every event is one entry of canonical JSON: its kind and its day, and
+- for referral events (created, fetched, accepted, declined, closed, expired, erased): a hash of the referral's
+  id; "created" adds the hash of the sealed envelope and the fingerprint of the key it was sealed to;
+- "registration": the coordinator's signed registration file, verbatim (referrals.registry);
+- "erasure_requested": the fingerprints of the keys the notices were sealed to.
+No content, no time finer than a day. Entries are the leaves of an RFC 6962 Merkle tree (referrals.merkle).
 
-The operator of the gateway holds that key, so the gateway checking itself (`dalil ledger verify`) catches disk
-corruption and clumsy edits, not a careful rewrite. That is what the CSO desks are for: each keeps the last head
-it saw and asks for a consistency proof to the next one; a rewritten or forked history cannot produce one.
+The tree head is published as a C2SP checkpoint (referrals.note) signed with the gateway's key on a schedule
+([referrals] checkpoint_minutes), not at each append: a head per event would be a live feed of activity. The
+operator holds that key, so the gateway checking itself (`dalil ledger verify`) catches disk corruption and clumsy
+edits, not a careful rewrite. That is what the CSO desks are for: each reads every entry, checks registrations
+against the coordinator key it pinned and "created" entries against the registry, and cosigns the checkpoint as
+a witness (C2SP tlog-witness); a rewritten or forked history cannot be consistent with what a desk has seen.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import struct
 from dataclasses import dataclass, field
 
-from nacl.exceptions import BadSignatureError
-from nacl.signing import SigningKey, VerifyKey
+from nacl.signing import SigningKey
 
 from gateway.store import transaction
-from referrals import days, merkle, store
+from referrals import days, merkle, note, store
 
-EVENTS = ("created", "fetched", "accepted", "declined", "closed", "expired", "erased", "erasure_requested")
-HEAD_CONTEXT = b"dalil-tree-head-v1\n"
+EVENTS = ("created", "fetched", "accepted", "declined", "closed", "expired", "erased", "erasure_requested",
+          "registration")
 
 
 class DbNodes:
@@ -45,13 +47,11 @@ def ref_hash(referral_id: str) -> str:
     return hashlib.sha256(b"dalil-ref:" + referral_id.encode()).hexdigest()[:32]
 
 
-def encode_event(kind: str, ref: str, day: str, envelope_hash: str | None = None) -> bytes:
+def encode_event(kind: str, day: str, **fields) -> bytes:
     if kind not in EVENTS:
         raise ValueError(f"unknown ledger event {kind!r}")
-    event = {"v": 1, "event": kind, "ref": ref, "day": day}
-    if envelope_hash:
-        event["envelope"] = envelope_hash
-    return json.dumps(event, sort_keys=True, separators=(",", ":")).encode()
+    event = {"v": 1, "event": kind, "day": day, **{k: v for k, v in fields.items() if v is not None}}
+    return json.dumps(event, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 
 
 def decode_event(data: bytes) -> dict:
@@ -61,54 +61,23 @@ def decode_event(data: bytes) -> dict:
     return event
 
 
-# --- tree heads ---------------------------------------------------------------------------------------------
-
-def head_message(size: int, root: bytes, day: str) -> bytes:
-    return HEAD_CONTEXT + struct.pack(">Q", size) + root + day.encode()
-
-
-def sign_head(key: SigningKey, size: int, root: bytes, day: str) -> bytes:
-    return key.sign(head_message(size, root, day)).signature
-
-
-def head_json(size: int, root: bytes, day: str, signature: bytes) -> dict:
-    return {"tree_size": size, "root": root.hex(), "day": day, "signature": signature.hex()}
-
-
-def check_head(verify_key: VerifyKey, head: dict) -> bool:
-    """A head as served (head_json) carries a valid signature of the gateway."""
-    try:
-        size, root, day = int(head["tree_size"]), bytes.fromhex(head["root"]), str(head["day"])
-        verify_key.verify(head_message(size, root, day), bytes.fromhex(head["signature"]))
-        return len(root) == 32 and size >= 0
-    except (KeyError, TypeError, ValueError, BadSignatureError):
-        return False
-
-
 # --- appending and reading ----------------------------------------------------------------------------------
 
-def append(db, key: SigningKey, kind: str, referral_id: str, envelope: bytes | None = None,
-           day: str | None = None) -> int:
-    """Append one event and sign the new head, in one transaction (joins the caller's). Returns the entry index."""
+def append(db, kind: str, referral_id: str | None = None, envelope: bytes | None = None, day: str | None = None,
+           **fields) -> int:
+    """Append one event (joins the caller's transaction). Returns the entry's index."""
     day = day or days.today()
-    envelope_hash = hashlib.sha256(envelope).hexdigest() if envelope is not None else None
-    data = encode_event(kind, ref_hash(referral_id), day, envelope_hash)
+    if referral_id is not None:
+        fields["ref"] = ref_hash(referral_id)
+    if envelope is not None:
+        fields["envelope"] = hashlib.sha256(envelope).hexdigest()
+    data = encode_event(kind, day, **fields)
     with transaction(db):
         size = store.ledger_size(db)
         tree = merkle.Tree(DbNodes(db), size)
         store.insert_entry(db, size, data)
         tree.append(data)
-        root = tree.root()
-        store.insert_head(db, tree.size, root, day, sign_head(key, tree.size, root, day))
     return size
-
-
-def current_head(db, key: SigningKey) -> dict:
-    row = store.latest_head(db)
-    if row is None:  # an empty log still has a signed head, so a desk can start from it
-        day = days.today()
-        return head_json(0, merkle.EMPTY_ROOT, day, sign_head(key, 0, merkle.EMPTY_ROOT, day))
-    return head_json(*row)
 
 
 def tree(db) -> merkle.Tree:
@@ -123,12 +92,40 @@ def consistency(db, first: int, second: int) -> list[str]:
     return [h.hex() for h in tree(db).consistency_proof(first, second)]
 
 
+# --- checkpoints --------------------------------------------------------------------------------------------
+
+def log_verifier(origin: str, key: SigningKey) -> note.Verifier:
+    """The checkpoint key as desks pin it: named by the log's origin line (tlog-checkpoint)."""
+    return note.verifier(origin, bytes(key.verify_key))
+
+
+def sign_checkpoint(db, key: SigningKey, origin: str) -> tuple[int, str]:
+    """Sign a checkpoint of the log as it is now, unless the latest one already covers it. (size, note)."""
+    with transaction(db):
+        size = store.ledger_size(db)
+        text = note.checkpoint_text(origin, size, tree(db).root() if size else merkle.EMPTY_ROOT)
+        latest = store.latest_checkpoint(db)
+        if latest is not None and latest[1].startswith(text + "\n"):
+            return latest
+        signed = note.sign(text, origin, key)
+        store.save_checkpoint(db, size, signed)
+    return size, signed
+
+
+def current_checkpoint(db, key: SigningKey, origin: str) -> tuple[int, str]:
+    """The latest signed checkpoint; the first one is signed on demand so a desk can start from it."""
+    latest = store.latest_checkpoint(db)
+    if latest is None or not latest[1].startswith(origin + "\n"):
+        return sign_checkpoint(db, key, origin)
+    return latest
+
+
 # --- verification -------------------------------------------------------------------------------------------
 
 @dataclass
 class Verdict:
     entries: int = 0
-    heads: int = 0
+    checkpoint: int | None = None  # the size of the signed checkpoint checked
     root: bytes = merkle.EMPTY_ROOT
     problems: list[str] = field(default_factory=list)
     first_bad_entry: int | None = None
@@ -143,8 +140,8 @@ class Verdict:
             self.first_bad_entry = entry
 
 
-def verify(db, verify_key: VerifyKey) -> Verdict:
-    """Recompute every leaf, node and head from the entries; check every head's signature."""
+def verify(db, log_key: note.Verifier) -> Verdict:
+    """Recompute every leaf and node from the entries; check the latest checkpoint's root and signature."""
     verdict = Verdict()
     rebuilt = merkle.Tree()
     for expected, (index, data) in enumerate(store.iter_entries(db)):
@@ -176,21 +173,19 @@ def verify(db, verify_key: VerifyKey) -> Verdict:
     for level, row in enumerate(levels):
         if seen[level] != len(row):
             verdict.bad(None, f"{len(row) - seen[level]} stored node(s) missing at level {level}")
-    previous = 0
-    for size, root, day, signature in store.iter_heads(db):
-        verdict.heads += 1
-        if size > rebuilt.size:
-            verdict.bad(None, f"head of size {size} is larger than the log ({rebuilt.size} entries)")
-            continue
-        if rebuilt.root(size) != root:
-            # heads exist at every size, so the first bad one points at the entry just before it
-            verdict.bad(size - 1 if size - 1 >= previous else None,
-                        f"head of size {size}: its root does not match entries 0..{size - 1}")
+    latest = store.latest_checkpoint(db)
+    if latest is not None:
+        size, signed = latest
+        verdict.checkpoint = size
         try:
-            verify_key.verify(head_message(size, root, day), signature)
-        except BadSignatureError:
-            verdict.bad(None, f"head of size {size}: signature is not the gateway's")
-        previous = size
+            cp = note.open_checkpoint(signed, log_key)
+        except note.NoteError as e:
+            verdict.bad(None, f"checkpoint of size {size}: {e}")
+        else:
+            if cp.size > rebuilt.size:
+                verdict.bad(None, f"checkpoint of size {cp.size} is larger than the log ({rebuilt.size} entries)")
+            elif (rebuilt.root(cp.size) if cp.size else merkle.EMPTY_ROOT) != cp.root:
+                verdict.bad(None, f"checkpoint of size {cp.size}: its root does not match entries 0..{cp.size - 1}")
     if verdict.first_bad_entry is None and inner_mismatches:
         verdict.first_bad_entry = min(inner_mismatches)
     verdict.root = rebuilt.root() if rebuilt.size else merkle.EMPTY_ROOT

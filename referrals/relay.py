@@ -8,10 +8,11 @@ exist (one CSO's token must not be a way to probe another's referrals).
 from __future__ import annotations
 
 import logging
+import time
 
 from gateway.store import scrub_wal, transaction
-from referrals import days, ledger, sealing, store
-from referrals.keyring import gateway_key
+from referrals import days, ledger, sealing, store, witness
+from referrals.keyring import coordinator_key, gateway_key
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +49,15 @@ def inbox(ctx, db, cso: dict, known_size: int | None) -> dict:
 
 
 def _inbox(ctx, db, cso: dict, known_size: int | None) -> dict:
-    key = gateway_key(ctx)
-    with transaction(db, immediate=False):  # one snapshot: head, proofs and envelopes agree
-        head = ledger.current_head(db, key)
-        size = head["tree_size"]
+    with transaction(db, immediate=False):  # one snapshot: checkpoint, proofs and envelopes agree
+        size, checkpoint = checkpoint_due(ctx, db)
+        deliver_below = size
+        if ctx.config["referrals"]["hold_until_cosigned"]:
+            deliver_below = min(size, witness.cosigned_size(db, coordinator_key(ctx)))
         tree = ledger.tree(db)
         envelopes = []
         for r in store.pending_for_cso(db, cso["id"]):
-            if r["ledger_index"] >= size:
+            if r["ledger_index"] >= deliver_below:
                 continue
             envelopes.append({
                 "id": r["id"], "code": r["code"], "need": r["need"], "day": r["created_day"],
@@ -65,19 +67,25 @@ def _inbox(ctx, db, cso: dict, known_size: int | None) -> dict:
             })
         notices = [{"id": n["id"], "envelope": sealing.b64(n["sealed"]), "signature": sealing.b64(n["signature"])}
                    for n in store.notices_for_cso(db, cso["id"])]
-        consistency = None
-        if known_size is not None:
-            if not 0 <= known_size <= size:
-                # the desk saw a bigger log than the gateway now has: a rollback; say so, the desk alerts
-                consistency = {"from": known_size, "error": "the log is smaller than the head you hold"}
-            else:
-                consistency = {"from": known_size, "proof": [h.hex() for h in tree.consistency_proof(known_size, size)]}
-    return {"head": head, "consistency": consistency, "referrals": envelopes, "notices": notices}
+        return {"checkpoint": checkpoint, "log_size": tree.size, "referrals": envelopes, "notices": notices,
+                "add_checkpoint": witness.add_checkpoint_body(tree, checkpoint, size, known_size or 0)}
+
+
+def checkpoint_due(ctx, db, force: bool = False) -> tuple[int, str]:
+    """Sign a checkpoint if the last one this process signed is [referrals] checkpoint_minutes old (the
+    scheduler in `dalil serve` calls this with force, a desk's sync without); else the latest one.
+    The time is kept in memory only: a row would date the checkpoint, and with it the referrals it covers."""
+    origin, key = ctx.config["referrals"]["log_origin"], gateway_key(ctx)
+    now = time.monotonic()
+    last = ctx.services.get("referrals.checkpoint_at")
+    if force or last is None or now - last >= ctx.config["referrals"]["checkpoint_minutes"] * 60:
+        ctx.services["referrals.checkpoint_at"] = now
+        return ledger.sign_checkpoint(db, key, origin)
+    return ledger.current_checkpoint(db, key, origin)
 
 
 def acknowledge(ctx, db, cso: dict, referral_ids: list, notice_ids: list) -> dict:
     """The desk has these safely: delete the envelopes (and log "fetched") and the notices."""
-    key = gateway_key(ctx)
     day = days.today()
     done = 0
     with transaction(db):
@@ -85,7 +93,7 @@ def acknowledge(ctx, db, cso: dict, referral_ids: list, notice_ids: list) -> dic
             referral = _own(db, cso, referral_id)
             if referral["envelope"] is None:
                 continue  # acknowledged before: a retry after a lost answer
-            ledger.append(db, key, "fetched", referral["id"], day=day)
+            ledger.append(db, "fetched", referral["id"], day=day)
             new_state = "fetched" if referral["state"] == "sealed" else referral["state"]
             store.set_state(db, referral["id"], new_state, day, drop_envelope=True)
             done += 1
@@ -98,7 +106,6 @@ def acknowledge(ctx, db, cso: dict, referral_ids: list, notice_ids: list) -> dic
 
 
 def record_events(ctx, db, cso: dict, events: list) -> dict:
-    key = gateway_key(ctx)
     day = days.today()
     recorded = 0
     with transaction(db):
@@ -112,7 +119,7 @@ def record_events(ctx, db, cso: dict, events: list) -> dict:
                 continue
             if referral["state"] not in TRANSITIONS[kind]:
                 raise Refused(409, f"referral {referral['code']} is {referral['state']}: it cannot be {kind}")
-            ledger.append(db, key, kind, referral["id"], day=day)
+            ledger.append(db, kind, referral["id"], day=day)
             store.set_state(db, referral["id"], kind, day, drop_envelope=kind == "erased")
             recorded += 1
     scrub_wal(db)
@@ -122,13 +129,12 @@ def record_events(ctx, db, cso: dict, events: list) -> dict:
 def expire(ctx, db) -> int:
     """Delete envelopes that no desk acknowledged within expiry_days; log each. Erasure notices stay until
     acknowledged: a desk that was offline for months must still erase."""
-    key = gateway_key(ctx)
     today = days.today()
     cutoff = days.days_before(today, ctx.config["referrals"]["expiry_days"])
     with transaction(db):
         stale = store.unfetched_before(db, cutoff)
         for referral in stale:
-            ledger.append(db, key, "expired", referral["id"], day=today)
+            ledger.append(db, "expired", referral["id"], day=today)
             store.set_state(db, referral["id"], "expired", today, drop_envelope=True)
     scrub_wal(db)
     return len(stale)

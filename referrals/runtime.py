@@ -3,15 +3,38 @@ from __future__ import annotations
 
 import logging
 
-from referrals import relay
-from referrals.keyring import gateway_key
+from referrals import note, relay, witness
+from referrals.keyring import coordinator_key, gateway_key
 
 log = logging.getLogger(__name__)
 JOB_ID = "referrals-expiry"
+CHECKPOINT_JOB_ID = "referrals-checkpoint"
 
 
 def init_app(app) -> None:
-    gateway_key(app.extensions["dalil"])  # load (or create) the signing key once, before the first request
+    ctx = app.extensions["dalil"]
+    gateway_key(ctx)  # load (or create) the signing key once, before the first request
+    coordinator_key(ctx)  # a malformed [referrals] coordinator_key stops the start, naming the key
+    note.check_name(ctx.config["referrals"]["log_origin"])
+
+
+def checkpoint_now(ctx) -> None:
+    """The scheduled checkpoint: signed only when the log grew, so its cadence, not each event, is public."""
+    from gateway.store import close_thread_connections
+    try:
+        relay.checkpoint_due(ctx, ctx.db(), force=True)
+    except Exception:  # a failed run must not kill the scheduler; the next run retries
+        log.exception("referrals: checkpoint signing failed")
+    finally:
+        close_thread_connections()
+
+
+def status_section(ctx) -> tuple[str, dict, list[str]]:
+    """`dalil status`: the log's checkpoint and how many desks cosigned which size."""
+    data = witness.status(ctx.db(), coordinator_key(ctx))
+    cosigned = "; ".join(f"{c['desks']} desk(s) cosigned size {c['size']}" for c in data["cosigned"])
+    return "referral_log", data, [f"Referral log: {data['log_size']} entries, checkpoint at size "
+                                  f"{data['checkpoint_size']}; " + (cosigned or "no desk has cosigned yet")]
 
 
 def expire_now(ctx) -> int:
@@ -35,6 +58,8 @@ def start_background(app) -> None:
     # runs once at start (a gateway that was off for days catches up), then every expiry_check_minutes
     scheduler.add_job(expire_now, "interval", args=[ctx], id=JOB_ID, next_run_time=_soon(),
                       minutes=ctx.config["referrals"]["expiry_check_minutes"], coalesce=True, max_instances=1)
+    scheduler.add_job(checkpoint_now, "interval", args=[ctx], id=CHECKPOINT_JOB_ID, next_run_time=_soon(),
+                      minutes=ctx.config["referrals"]["checkpoint_minutes"], coalesce=True, max_instances=1)
     scheduler.start()
     ctx.services["referrals.scheduler"] = scheduler
 

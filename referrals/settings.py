@@ -16,5 +16,15 @@ SCHEMA = {
                                                 "use env:NAME; empty disables the role"),
         "coordinator_token": Key(str, "", doc="bearer token of the CSO coordinator role (CSO registry, referral "
                                                "status by code); use env:NAME; empty disables the role"),
+        "coordinator_key": Key(str, "", doc="the CSO network coordinator's public key, the line `dalil coordinator "
+                                            "keygen` printed; CSO registrations must carry its signature"),
+        "log_origin": Key(str, "dalil.local/referrals",
+                          doc="the transparency log's name: the first line of its checkpoints and the name of the "
+                              "gateway's checkpoint key (no spaces or '+'); desks pin it at connect"),
+        "checkpoint_minutes": Key(float, 10.0, doc="how often a checkpoint of the log is signed (by `dalil serve`, or "
+                                                   "at a desk's sync once the last is this old; only if the log "
+                                                   "grew): a head per event would time each referral"),
+        "hold_until_cosigned": Key(bool, False, doc="hand a referral to its CSO's desk only once a checkpoint "
+                                                    "covering its \"created\" entry is cosigned by a desk"),
     },
 }

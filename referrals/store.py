@@ -70,12 +70,28 @@ MIGRATIONS: list[str] = [
         signature BLOB NOT NULL
     );
     """,
+    # registrations signed by the coordinator (referrals.registry) and checkpoints signed on a schedule
+    # (referrals.ledger) replace the per-append heads; desks cosign checkpoints as witnesses
+    """
+    ALTER TABLE csos ADD COLUMN registration_index INTEGER;
+    DROP TABLE ledger_heads;
+    CREATE TABLE ledger_checkpoint (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        tree_size INTEGER NOT NULL,
+        note TEXT NOT NULL
+    );
+    CREATE TABLE witness_cosignatures (
+        cso_id TEXT PRIMARY KEY REFERENCES csos(id),
+        tree_size INTEGER NOT NULL,
+        note TEXT NOT NULL
+    );
+    """,
 ]
 
 OPEN_STATES = ("sealed", "fetched", "accepted")  # count against a CSO's capacity
 
 CSO_COLUMNS = ("id", "name", "contact", "notify_phone", "language", "box_key", "verify_key", "token_hash",
-               "needs", "areas", "capacity", "active")
+               "needs", "areas", "capacity", "active", "registration_index")
 
 
 # --- CSOs ---------------------------------------------------------------------------------------------------
@@ -239,16 +255,27 @@ def iter_nodes(db):
     yield from db.execute("SELECT level, idx, hash FROM ledger_nodes ORDER BY level, idx")
 
 
-def insert_head(db, size: int, root: bytes, day: str, signature: bytes) -> None:
-    db.execute("INSERT INTO ledger_heads (tree_size, root, day, signature) VALUES (?, ?, ?, ?) "
-               "ON CONFLICT(tree_size) DO UPDATE SET root = excluded.root, day = excluded.day, "
-               "signature = excluded.signature", [size, root, day, signature])
+def latest_checkpoint(db) -> tuple[int, str] | None:
+    return db.execute("SELECT tree_size, note FROM ledger_checkpoint WHERE id = 1").fetchone()
 
 
-def latest_head(db) -> tuple | None:
-    return db.execute("SELECT tree_size, root, day, signature FROM ledger_heads "
-                      "ORDER BY tree_size DESC LIMIT 1").fetchone()
+def save_checkpoint(db, size: int, note: str) -> None:
+    db.execute("INSERT INTO ledger_checkpoint (id, tree_size, note) VALUES (1, ?, ?) "
+               "ON CONFLICT(id) DO UPDATE SET tree_size = excluded.tree_size, note = excluded.note", [size, note])
 
 
-def iter_heads(db):
-    yield from db.execute("SELECT tree_size, root, day, signature FROM ledger_heads ORDER BY tree_size")
+def iter_entries_from(db, first: int, end: int):
+    yield from db.execute("SELECT idx, data FROM ledger_entries WHERE idx >= ? AND idx < ? ORDER BY idx",
+                          [first, end])
+
+
+# --- witnesses ----------------------------------------------------------------------------------------------
+
+def save_cosignature(db, cso_id: str, size: int, note: str) -> None:
+    db.execute("INSERT INTO witness_cosignatures (cso_id, tree_size, note) VALUES (?, ?, ?) "
+               "ON CONFLICT(cso_id) DO UPDATE SET tree_size = excluded.tree_size, note = excluded.note",
+               [cso_id, size, note])
+
+
+def cosignatures(db) -> list[tuple[str, int, str]]:
+    return db.execute("SELECT cso_id, tree_size, note FROM witness_cosignatures ORDER BY cso_id").fetchall()

@@ -22,6 +22,8 @@ BASE_CONFIG = {
         "generic_ussd": {"token": "agg-token-77"},
     },
     "dispatcher": {"enabled": False},
+    # tests sign a checkpoint at each desk sync; tests/test_referral_attacks.py sets its own schedule
+    "referrals": {"checkpoint_minutes": 0.0},
 }
 
 

@@ -8,7 +8,8 @@ from gateway.inbound import InboundSMS, receive_sms
 from referrals import csos, erasure, store
 from referrals.desk import client, home as desk_home, store as desk_store
 from harness import LiveServer
-from test_referral_support import PHONE, add_cso, refer
+from referrals.keyring import coordinator_key
+from test_referral_support import PHONE, add_cso, refer, sign_registration
 
 load_actions()
 
@@ -23,21 +24,23 @@ def test_routing_prefers_the_delegation_then_the_governorate_then_everywhere(app
     add_cso(app, tmp_path, "gov", needs=("legal",), areas=("kairouan",))
     add_cso(app, tmp_path, "national", needs=("legal", "food"), areas=("*",))
     db = app.extensions["dalil"].db()
-    assert csos.route(db, "legal", "kairouan", "kairouan_nord")["id"] == "nord"
-    assert csos.route(db, "legal", "kairouan", "sbikha")["id"] == "gov"
-    assert csos.route(db, "legal", "medenine", "ben_guerdane")["id"] == "national"
-    assert csos.route(db, "legal", None, None)["id"] == "national"
-    assert csos.route(db, "food", "kairouan", None)["id"] == "national"
-    assert csos.route(db, "shelter", "kairouan", None) is None
+    coord = coordinator_key(app.extensions["dalil"])
+    assert csos.route(db, "legal", "kairouan", "kairouan_nord", coord)["id"] == "nord"
+    assert csos.route(db, "legal", "kairouan", "sbikha", coord)["id"] == "gov"
+    assert csos.route(db, "legal", "medenine", "ben_guerdane", coord)["id"] == "national"
+    assert csos.route(db, "legal", None, None, coord)["id"] == "national"
+    assert csos.route(db, "food", "kairouan", None, coord)["id"] == "national"
+    assert csos.route(db, "shelter", "kairouan", None, coord) is None
 
 
 def test_least_loaded_and_capacity(app, tmp_path):
     add_cso(app, tmp_path, "big", needs=("health",), areas=("medenine",), capacity=10)
     add_cso(app, tmp_path, "small", needs=("health",), areas=("medenine",), capacity=2)
     db = app.extensions["dalil"].db()
+    coord = coordinator_key(app.extensions["dalil"])
     picks = []
     for _ in range(13):
-        cso = csos.route(db, "health", "medenine", None)
+        cso = csos.route(db, "health", "medenine", None, coord)
         picks.append(cso["id"] if cso else None)
         if cso:
             refer(app, cso["id"], need="health", governorate="medenine", delegation=None)
@@ -60,10 +63,11 @@ def test_refusing_consent_stores_nothing_and_consenting_once_stores_one(app, tmp
     db = app.extensions["dalil"].db()
     call = call_for(app, help_need="legal", help_gov="kairouan", help_deleg="kairouan_nord",
                     help_nationality="sudanese", help_status="nopapers", help_note="1")
+    registry_entries = db.execute("SELECT count(*) FROM ledger_entries").fetchone()[0]  # amal's registration
     ACTIONS["referral.route"](call)
     # "No" is a plain goto to help_declined: no action runs; nothing was written by routing
     assert db.execute("SELECT count(*) FROM referrals").fetchone()[0] == 0
-    assert db.execute("SELECT count(*) FROM ledger_entries").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM ledger_entries").fetchone()[0] == registry_entries == 1
     assert ACTIONS["referral.submit"](call) == "help_done"
     assert ACTIONS["referral.submit"](call) == "help_done"  # a provider retry of the same hop
     assert db.execute("SELECT count(*) FROM referrals").fetchone()[0] == 1
@@ -167,16 +171,20 @@ def test_background_scheduler_starts_and_stops(app):
 def test_registry_rejects_bad_input(app, tmp_path):
     db = app.extensions["dalil"].db()
     public = csos.keygen(tmp_path / "k" / "cso.key")
-    ok = dict(name="X", contact="c", needs=["legal"], areas=["kairouan"], capacity=3, public_bundle=public)
-    for bad, message in [({"needs": ["magic"]}, "needs"), ({"areas": []}, "areas"), ({"capacity": 0}, "capacity"),
+    ok = dict(name="X", contact="c", needs=["legal"], areas=["kairouan"], public_bundle=public)
+    for bad, message in [({"needs": ["magic"]}, "needs"), ({"areas": []}, "areas"),
                          ({"public_bundle": "ssh-rsa AAAA"}, "public key"), ({"name": " "}, "name")]:
         with pytest.raises(csos.RegistryError, match=message):
-            csos.register(db, "x1", **{**ok, **bad})
+            csos.new_record("x1", **{**ok, **bad})
     with pytest.raises(csos.RegistryError, match="id"):
-        csos.register(db, "Bad Id!", **ok)
-    csos.register(db, "x1", **ok)
+        csos.new_record("Bad Id!", **ok)
+    signed = sign_registration(app, tmp_path, "x1", public, name="X", needs=("legal",))
+    coord = coordinator_key(app.extensions["dalil"])
+    with pytest.raises(csos.RegistryError, match="capacity"):
+        csos.register(db, coord, signed, capacity=0)
+    csos.register(db, coord, signed, capacity=3)
     with pytest.raises(csos.RegistryError, match="already"):
-        csos.register(db, "x1", **ok)
+        csos.register(db, coord, signed, capacity=3)
     with pytest.raises(FileExistsError):
         csos.keygen(tmp_path / "k" / "cso.key")  # a CSO's key is never overwritten
     assert store.get_cso(db, "x1")["token_hash"] != b""

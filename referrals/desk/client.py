@@ -1,7 +1,11 @@
-"""The desk's sync with the gateway: push what waits, check the log, open envelopes, act on erasure notices.
+"""The desk's sync with the gateway: push what waits, check the log, cosign it, open envelopes, act on erasure
+notices.
 
-Order matters. The head is checked first: if the gateway's log does not extend the head this desk saw last (a
-rewrite, a fork, a rollback), the desk raises an alert and stops there, trusting nothing else in the answer.
+Order matters. The log is checked first: the checkpoint must carry the signature of the gateway key pinned at
+connect; every entry this desk has read (signed or not yet) must be unchanged and the checkpoint must be the root
+of them; if not (a rewrite, a fork, a rollback), the desk raises an alert naming the entry and stops there,
+trusting nothing else in the answer. Every new entry is then audited for every CSO (referrals.desk.audit), and
+the desk cosigns the checkpoint as a witness (referrals.witness) unless an audit failed.
 Each envelope must then match its "created" log entry (same envelope hash, entry included under the head) and
 the gateway's signature before it is opened with the CSO's key; one that fails is not opened, not
 acknowledged, and raised as an alert. Acknowledgements go out only after the opened referral is committed here,
@@ -17,8 +21,8 @@ from dataclasses import dataclass, field
 
 import requests
 
-from referrals import days, erasure, ledger, merkle, sealing
-from referrals.desk import store
+from referrals import days, erasure, ledger, merkle, note, sealing, witness
+from referrals.desk import audit, store
 from referrals.desk.home import Desk
 from referrals.desk_protocol import sign
 
@@ -40,6 +44,7 @@ class SyncResult:
     received: int = 0
     erased: int = 0
     sent: int = 0
+    cosigned: int | None = None
     alerts: list[str] = field(default_factory=list)
 
 
@@ -94,30 +99,99 @@ def push(desk: Desk, gateway: Gateway) -> int:
     return sent
 
 
-def _check_log(desk: Desk, conn, answer: dict, result: SyncResult) -> dict | None:
-    """The new head if it is signed and extends the one seen before; else None and an alert."""
-    head = answer.get("head") or {}
-    if not ledger.check_head(desk.gateway_key, head):
-        store.alert(conn, days.today(), "head")
-        result.alerts.append("the log head is not signed by the gateway")
+def _fetch_entries(gateway: Gateway, first: int, end: int) -> list[bytes]:
+    entries: list[bytes] = []
+    while first + len(entries) < end:
+        page = gateway.call("GET", f"/api/desk/ledger/entries?from={first + len(entries)}&to={end}")
+        got = [sealing.unb64(e) for e in page.get("entries") or []]
+        if not got:
+            raise GatewayRefused(502, f"the gateway did not give log entries from #{first + len(entries)}")
+        entries += got
+    return entries[:end - first]
+
+
+def _first_difference(gateway: Gateway, seen: list[bytes], end: int) -> int | None:
+    """The first entry below ``end`` whose data the gateway now gives differently from what this desk read."""
+    for first in range(0, end, 1000):
+        for offset, data in enumerate(_fetch_entries(gateway, first, min(end, first + 1000))):
+            if merkle.leaf_hash(data) != seen[first + offset]:
+                return first + offset
+    return None
+
+
+def _alert(conn, result: SyncResult, finding: audit.Finding) -> None:
+    store.alert(conn, days.today(), finding.kind, **finding.params)
+    result.alerts.append(finding.text)
+
+
+def _read_log(desk: Desk, gateway: Gateway, conn, answer: dict, result: SyncResult) -> note.Checkpoint | None:
+    """Check the checkpoint against the pinned log key, read every entry this desk has not read, check that
+    none it read before changed and that the checkpoint is the root of them all, then audit the new ones.
+    Returns the checkpoint, or None after an alert (nothing else in the answer is then trusted)."""
+    try:
+        cp = note.open_checkpoint(str(answer.get("checkpoint")), desk.log_key)
+    except note.NoteError:
+        _alert(conn, result, audit.Finding("head", {}, "the log's checkpoint is not signed by the gateway key "
+                                                       "this desk pinned"))
         return None
-    old = store.head(conn)
-    if old is not None:
-        c = answer.get("consistency") or {}
-        proof = [bytes.fromhex(h) for h in c.get("proof", [])] if "proof" in c else None
-        ok = (proof is not None and c.get("from") == old["tree_size"] and merkle.verify_consistency(
-            old["tree_size"], head["tree_size"], bytes.fromhex(old["root"]), bytes.fromhex(head["root"]), proof))
-        if not ok:
-            store.alert(conn, days.today(), "rewrite", day=old["day"], size=old["tree_size"],
-                        new_size=head["tree_size"])
-            result.alerts.append(f"the gateway's log does not extend the head of size {old['tree_size']} "
-                                 f"seen on {old['day']}: rewritten or forked")
-            return None
-    store.save_head(conn, head)
-    return head
+    seen = store.leaf_hashes(conn)
+    verified = int(store.get_state(conn, "verified_size", "0"))
+    log_size = answer.get("log_size")
+    log_size = log_size if isinstance(log_size, int) and log_size >= cp.size else cp.size
+    if cp.size < verified or log_size < len(seen):
+        gone = min(log_size, cp.size if cp.size < verified else log_size)
+        _alert(conn, result, audit.Finding("rollback", {"entry": gone, "seen": len(seen)},
+                                           f"the gateway's log lost entries #{gone} to #{len(seen) - 1}, which "
+                                           "this desk had read: it was rolled back"))
+        return None
+    fetched = _fetch_entries(gateway, verified, log_size)
+    hashes = [merkle.leaf_hash(d) for d in fetched]
+    changed = next((i for i in range(verified, len(seen)) if hashes[i - verified] != seen[i]), None)
+    tree = merkle.Tree()
+    for h in seen[:verified] + hashes[:cp.size - verified]:
+        tree.append_hash(h)
+    if changed is None and (tree.root() if cp.size else merkle.EMPTY_ROOT) != cp.root:
+        changed = _first_difference(gateway, seen, verified)
+        changed = verified if changed is None else changed  # else the gateway's entries disagree with its checkpoint
+    if changed is not None:
+        _alert(conn, result, audit.Finding("fork", {"entry": changed},
+                                           f"log entry #{changed} changed after this desk read it: the log was "
+                                           "rewritten or forked"))
+        return None
+    with store.transaction(conn):
+        for index in range(len(seen), log_size):
+            for finding in audit.check(conn, desk, index, fetched[index - verified]):
+                _alert(conn, result, finding)
+                bad = store.get_state(conn, "first_bad")
+                if not bad or index < int(bad):
+                    store.set_state(conn, "first_bad", str(index))
+        store.add_leaves(conn, len(seen), hashes[len(seen) - verified:])
+        store.set_state(conn, "verified_size", str(cp.size))
+    return cp
 
 
-def _check_envelope(desk: Desk, item: dict, head: dict) -> dict:
+def _cosign(desk: Desk, gateway: Gateway, conn, answer: dict, cp: note.Checkpoint, result: SyncResult) -> None:
+    """Answer the add-checkpoint request as a witness, unless an entry up to this size failed a check."""
+    bad = store.get_state(conn, "first_bad")
+    if bad and int(bad) < cp.size:
+        return
+    size, root = store.get_state(conn, "cosigned_size"), store.get_state(conn, "cosigned_root")
+    last = (int(size), bytes.fromhex(root)) if size else None
+    try:
+        signed, line = witness.add_checkpoint(str(answer.get("add_checkpoint")), desk.log_key, last,
+                                              witness.witness_name(desk.cso_id), desk.sign_key)
+    except witness.Refused as e:
+        log.warning("desk: not cosigning: %s %s", e.status, e.reason.strip())
+        return
+    if signed.text != cp.text:
+        return
+    store.set_state(conn, "cosigned_size", str(cp.size))  # persisted before answering, as tlog-witness asks
+    store.set_state(conn, "cosigned_root", cp.root.hex())
+    gateway.call("POST", "/api/desk/cosign", {"checkpoint": answer["checkpoint"], "cosignature": line})
+    result.cosigned = cp.size
+
+
+def _check_envelope(desk: Desk, item: dict, head: note.Checkpoint) -> dict:
     """Open one envelope after checking it against its log entry; raise EnvelopeError with the reason."""
     try:
         box, signature, leaf = (sealing.unb64(item["envelope"]), sealing.unb64(item["signature"]),
@@ -130,8 +204,7 @@ def _check_envelope(desk: Desk, item: dict, head: dict) -> dict:
         raise sealing.EnvelopeError("its log entry is not this referral's creation")
     if event.get("envelope") != hashlib.sha256(box).hexdigest():
         raise sealing.EnvelopeError("the envelope differs from the one the log recorded")
-    if not merkle.verify_inclusion(merkle.leaf_hash(leaf), index, head["tree_size"], proof,
-                                   bytes.fromhex(head["root"])):
+    if not merkle.verify_inclusion(merkle.leaf_hash(leaf), index, head.size, proof, head.root):
         raise sealing.EnvelopeError("its log entry is not in the signed log")
     content = sealing.open_envelope(desk.gateway_key, desk.cso_id, desk.box_secret, item["id"], box, signature)
     if content.get("cso") != desk.cso_id or content.get("code") != item.get("code"):
@@ -159,13 +232,13 @@ def sync(desk: Desk, gateway: Gateway | None = None) -> SyncResult:
     try:
         result.sent += push(desk, gateway)
         with store.connect(desk.db_path) as conn:
-            old = store.head(conn)
-        path = "/api/desk/inbox" + (f"?known_size={old['tree_size']}" if old else "")
-        answer = gateway.call("GET", path)
+            cosigned = store.get_state(conn, "cosigned_size", "0")
+        answer = gateway.call("GET", f"/api/desk/inbox?known_size={cosigned}")
         with store.connect(desk.db_path) as conn:
-            head = _check_log(desk, conn, answer, result)
+            head = _read_log(desk, gateway, conn, answer, result)
             if head is None:
                 return _finish(desk, result, error="log check failed")
+            _cosign(desk, gateway, conn, answer, head, result)
             today = days.today()
             for item in answer.get("referrals", []):
                 if not isinstance(item, dict):

@@ -1,4 +1,9 @@
-"""A desk's folder: cso.key (from `dalil cso keygen`), desk.toml (from `dalil desk connect`), desk.db."""
+"""A desk's folder: cso.key (from `dalil cso keygen`), desk.toml (from `dalil desk connect`), desk.db.
+
+desk.toml pins two keys given out of band: the gateway's checkpoint key (its vkey names the log) and the
+coordinator's key, which every registration in the log must carry. Neither is ever taken from the gateway's
+answers: an operator who changed them on the server would only be proving the desk's point.
+"""
 from __future__ import annotations
 
 import os
@@ -9,7 +14,7 @@ from pathlib import Path
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey, VerifyKey
 
-from referrals import csos
+from referrals import csos, note
 
 KEY_FILE, CONFIG_FILE, DB_FILE = "cso.key", "desk.toml", "desk.db"
 
@@ -24,7 +29,8 @@ class Desk:
     gateway_url: str
     cso_id: str
     token: str
-    gateway_key: VerifyKey
+    log_key: note.Verifier
+    coordinator: note.Verifier
     box_secret: PrivateKey
     sign_key: SigningKey
     language: str = "fr"
@@ -33,22 +39,31 @@ class Desk:
     def db_path(self) -> str:
         return str(self.home / DB_FILE)
 
+    @property
+    def gateway_key(self) -> VerifyKey:
+        """The same Ed25519 key signs checkpoints and envelopes."""
+        return VerifyKey(self.log_key.public)
+
 
 def _toml_str(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def connect(home: str | os.PathLike, gateway_url: str, cso_id: str, token: str, gateway_key_hex: str,
-            language: str = "fr") -> Path:
+def _vkey(text: str, what: str) -> note.Verifier:
+    try:
+        return note.parse_vkey(text)
+    except note.NoteError as e:
+        raise DeskError(f"{what}: {e}") from None
+
+
+def connect(home: str | os.PathLike, gateway_url: str, cso_id: str, token: str, gateway_vkey: str,
+            coordinator_vkey: str, language: str = "fr") -> Path:
     """Write desk.toml next to the key file (0600: it holds the desk's token)."""
     home = Path(home)
     if not (home / KEY_FILE).exists():
         raise DeskError(f"{home / KEY_FILE}: no key file; run `dalil cso keygen --home {home}` first")
-    try:
-        if len(bytes.fromhex(gateway_key_hex)) != 32:
-            raise ValueError
-    except ValueError:
-        raise DeskError("gateway key: 64 hex characters, as `dalil cso add` printed it") from None
+    _vkey(gateway_vkey, "gateway key (the line `dalil cso add` printed)")
+    _vkey(coordinator_vkey, "coordinator key (the line `dalil coordinator keygen` printed)")
     if language not in ("ar", "fr", "en"):
         raise DeskError("language: ar, fr or en")
     text = "\n".join([
@@ -56,7 +71,8 @@ def connect(home: str | os.PathLike, gateway_url: str, cso_id: str, token: str, 
         f"gateway_url = {_toml_str(gateway_url.rstrip('/'))}",
         f"cso_id = {_toml_str(cso_id)}",
         f"token = {_toml_str(token)}",
-        f"gateway_key = {_toml_str(gateway_key_hex)}",
+        f"gateway_key = {_toml_str(gateway_vkey.strip())}",
+        f"coordinator_key = {_toml_str(coordinator_vkey.strip())}",
         f"language = {_toml_str(language)}",
         "",
     ])
@@ -81,7 +97,8 @@ def load(home: str | os.PathLike) -> Desk:
         raise DeskError(str(e)) from None
     try:
         return Desk(home=home, gateway_url=cfg["gateway_url"], cso_id=cfg["cso_id"], token=cfg["token"],
-                    gateway_key=VerifyKey(bytes.fromhex(cfg["gateway_key"])), box_secret=box, sign_key=sign,
-                    language=cfg.get("language", "fr"))
-    except (KeyError, ValueError) as e:
-        raise DeskError(f"{home / CONFIG_FILE}: missing or bad key {e}") from None
+                    log_key=_vkey(cfg["gateway_key"], f"{home / CONFIG_FILE}: gateway_key"),
+                    coordinator=_vkey(cfg["coordinator_key"], f"{home / CONFIG_FILE}: coordinator_key"),
+                    box_secret=box, sign_key=sign, language=cfg.get("language", "fr"))
+    except KeyError as e:
+        raise DeskError(f"{home / CONFIG_FILE}: missing key {e}") from None

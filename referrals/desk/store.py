@@ -26,12 +26,17 @@ CREATE TABLE IF NOT EXISTS outgoing (
     item TEXT NOT NULL,
     event TEXT
 );
-CREATE TABLE IF NOT EXISTS head (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    tree_size INTEGER NOT NULL,
-    root TEXT NOT NULL,
-    day TEXT NOT NULL,
-    signature TEXT NOT NULL
+CREATE TABLE IF NOT EXISTS leaves (
+    idx INTEGER PRIMARY KEY,
+    hash BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS registry (
+    cso TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    active INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    entry INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS alerts (
     seq INTEGER PRIMARY KEY,
@@ -137,20 +142,38 @@ def sent(conn, seqs: list[int]) -> None:
     conn.executemany("DELETE FROM outgoing WHERE seq = ?", [[s] for s in seqs])
 
 
-def head(conn) -> dict | None:
-    row = conn.execute("SELECT tree_size, root, day, signature FROM head WHERE id = 1").fetchone()
-    return dict(zip(("tree_size", "root", "day", "signature"), row)) if row else None
+# --- the log as this desk has seen it -----------------------------------------------------------------------
+
+def leaf_hashes(conn) -> list[bytes]:
+    return [h for (h,) in conn.execute("SELECT hash FROM leaves ORDER BY idx")]
 
 
-def save_head(conn, h: dict) -> None:
-    conn.execute("INSERT INTO head (id, tree_size, root, day, signature) VALUES (1, ?, ?, ?, ?) "
-                 "ON CONFLICT(id) DO UPDATE SET tree_size = excluded.tree_size, root = excluded.root, "
-                 "day = excluded.day, signature = excluded.signature",
-                 [h["tree_size"], h["root"], h["day"], h["signature"]])
+def add_leaves(conn, first: int, hashes: list[bytes]) -> None:
+    conn.executemany("INSERT INTO leaves (idx, hash) VALUES (?, ?)", [[first + i, h] for i, h in enumerate(hashes)])
 
 
-def alert(conn, on_day: str, kind: str, **params) -> None:
-    conn.execute("INSERT INTO alerts (day, kind, params) VALUES (?, ?, ?)", [on_day, kind, json.dumps(params)])
+def registry_entry(conn, cso: str) -> dict | None:
+    row = conn.execute("SELECT cso, seq, active, key, name, entry FROM registry WHERE cso = ?", [cso]).fetchone()
+    return dict(zip(("cso", "seq", "active", "key", "name", "entry"), row)) if row else None
+
+
+def active_key(conn, key: str) -> bool:
+    return conn.execute("SELECT 1 FROM registry WHERE key = ? AND active = 1", [key]).fetchone() is not None
+
+
+def save_registration(conn, cso: str, seq: int, active: bool, key: str, name: str, entry: int) -> None:
+    conn.execute("INSERT INTO registry (cso, seq, active, key, name, entry) VALUES (?, ?, ?, ?, ?, ?) "
+                 "ON CONFLICT(cso) DO UPDATE SET seq = excluded.seq, active = excluded.active, key = excluded.key, "
+                 "name = excluded.name, entry = excluded.entry", [cso, seq, int(active), key, name, entry])
+
+
+def alert(conn, on_day: str, kind: str, **params) -> bool:
+    """Record an alert once: the same finding at every sync is one alert, not one a sync."""
+    text = json.dumps(params, sort_keys=True)
+    if conn.execute("SELECT 1 FROM alerts WHERE kind = ? AND params = ?", [kind, text]).fetchone():
+        return False
+    conn.execute("INSERT INTO alerts (day, kind, params) VALUES (?, ?, ?)", [on_day, kind, text])
+    return True
 
 
 def alerts(conn) -> list[dict]:
