@@ -8,10 +8,10 @@ import time
 import pytest
 
 from harness import LiveServer
-from referrals import sealing
+from referrals import note, sealing
 from referrals.desk import client, home as desk_home, store as desk_store
 from referrals.desk_protocol import sign
-from test_referral_support import add_cso, refer
+from test_referral_support import add_cso, point_desk, refer
 
 MUNICIPALITY, COORDINATOR = "muni-token-0123456789", "coord-token-0123456789"
 
@@ -127,9 +127,10 @@ def test_roles(client, two, caplog):
     assert any("unknown reference code" in rec.getMessage() for rec in caplog.records)
 
 
-def test_public_head(client, two):
+def test_public_checkpoint(client, two):
     body = client.get("/api/ledger/head").get_json()
-    assert body["head"]["tree_size"] == 2 and len(body["gateway_key"]) == 64
+    cp = note.open_checkpoint(body["checkpoint"], note.parse_vkey(body["log_key"]))
+    assert cp.size == 4  # two registrations, two referrals
 
 
 @pytest.fixture
@@ -177,8 +178,7 @@ def test_envelope_swapped_between_rows_fails_the_signature(app, tmp_path):
 def test_desk_works_offline_and_sends_decisions_later(app, tmp_path):
     home = add_cso(app, tmp_path, "amal")
     with LiveServer(app) as live:
-        desk_home.connect(home, live.url, "amal", desk_home.load(home).token,
-                          bytes(desk_home.load(home).gateway_key).hex(), "fr")
+        point_desk(home, live.url, "fr")
         desk = desk_home.load(home)
         s = refer(app)
         assert client.sync(desk).received == 1
@@ -192,7 +192,7 @@ def test_desk_works_offline_and_sends_decisions_later(app, tmp_path):
     db = app.extensions["dalil"].db()
     assert db.execute("SELECT state FROM referrals").fetchone()[0] == "fetched"
     with LiveServer(app) as live:
-        desk_home.connect(home, live.url, "amal", desk.token, bytes(desk.gateway_key).hex(), "fr")
+        point_desk(home, live.url)
         back = client.sync(desk_home.load(home))
         assert back.ok and back.sent == 1
     assert db.execute("SELECT state FROM referrals").fetchone()[0] == "accepted"

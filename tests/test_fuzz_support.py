@@ -86,9 +86,10 @@ def consistency_problems(db) -> list[str]:
             problems.append(f"campaign runs whose queued count disagrees with the outbox: {short[:5]}")
     if "referrals" in tables:
         entries = q("SELECT count(*) FROM ledger_entries")[0][0]
-        heads = q("SELECT max(tree_size) FROM ledger_heads")[0][0] or 0
-        if entries != heads:
-            problems.append(f"ledger: {entries} entries but the newest signed head covers {heads}")
+        leaves = q("SELECT count(*) FROM ledger_nodes WHERE level = 0")[0][0]
+        signed = q("SELECT max(tree_size) FROM ledger_checkpoint")[0][0] or 0
+        if entries != leaves or signed > entries:
+            problems.append(f"ledger: {entries} entries, {leaves} leaf hashes, a checkpoint covering {signed}")
         beyond = q("SELECT id FROM referrals WHERE ledger_index >= ?", entries)
         if beyond:
             problems.append(f"referrals pointing past the log: {beyond[:5]}")

@@ -7,6 +7,7 @@ key, then shows all of them.
 """
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -234,6 +235,8 @@ def test_refusing_consent_halfway_over_ussd_leaves_nothing(live, tmp_path, lang,
     for screen in screens:
         encoding, units = screen_length(screen[4:])
         assert units <= (182 if encoding == "GSM-7" else 80), screen
-    for table in ("referrals", "ledger_entries", "erasure_notices"):
+    for table in ("referrals", "erasure_notices"):
         assert db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
+    events = [json.loads(data)["event"] for (data,) in db.execute("SELECT data FROM ledger_entries")]
+    assert events == ["registration"]  # amal's, from before the call: the call logged nothing
     assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0

@@ -52,9 +52,11 @@ def add_cso(app, tmp_path: Path, cso_id: str = "amal", *, needs=("legal", "healt
     return home
 
 
-def point_desk(home: Path, url: str) -> None:
+def point_desk(home: Path, url: str, language: str | None = None) -> None:
     cfg = (home / desk_home.CONFIG_FILE).read_text()
-    lines = [f'gateway_url = "{url}"' if line.startswith("gateway_url") else line for line in cfg.splitlines()]
+    lines = [f'gateway_url = "{url}"' if line.startswith("gateway_url") else
+             f'language = "{language}"' if language and line.startswith("language") else line
+             for line in cfg.splitlines()]
     (home / desk_home.CONFIG_FILE).write_text("\n".join(lines) + "\n")
 
 
