@@ -329,9 +329,11 @@ def register(main: click.Group) -> None:
                    + (f", cosigned the log at size {result.cosigned}" if result.cosigned is not None else ""))
         for alert in result.alerts:
             click.echo(f"ALERT: {alert}", err=True)
+        if result.withheld:
+            click.echo(f"ALERT: {result.withheld}", err=True)
         if result.error:
             raise click.ClickException(result.error)
-        if result.alerts:
+        if result.alerts or result.withheld:
             sys.exit(2)
 
     @desk.command("serve")

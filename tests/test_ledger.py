@@ -133,7 +133,7 @@ def test_desk_detects_a_rolled_back_log(app, served, tmp_path):
     assert client.sync(desk).ok and client.sync(desk).ok  # has read 3 entries
     rewrite_log(app, log_entries(app)[:2])
     result = client.sync(desk)
-    assert any("lost entries #2 to #2" in a for a in result.alerts)
+    assert any("log entry #2 and those after it, to #2" in a for a in result.alerts)
 
 
 def test_dalil_ledger_head_prints_a_signed_checkpoint(app, config, tmp_path):

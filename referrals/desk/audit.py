@@ -37,7 +37,7 @@ def check(conn, desk: Desk, index: int, data: bytes) -> list[Finding]:
         return _registration(conn, desk, index, event)
     if kind == "created" and not store.active_key(conn, str(event.get("key"))):
         key = _short(event.get("key"))
-        return [Finding("created", {"entry": index, "key": key},
+        return [Finding("created", {"entry": index, "fingerprint": key},
                         f"log entry #{index}: a referral was sealed to key {key}, which no active registered "
                         "organisation holds")]
     if kind == "erasure_requested":
@@ -45,7 +45,7 @@ def check(conn, desk: Desk, index: int, data: bytes) -> list[Finding]:
         strangers = [k for k in keys if not store.active_key(conn, str(k))] if isinstance(keys, list) else ["?"]
         if strangers:
             key = _short(strangers[0])
-            return [Finding("erasure", {"entry": index, "key": key},
+            return [Finding("erasure", {"entry": index, "fingerprint": key},
                             f"log entry #{index}: an erasure notice went to key {key}, which no active registered "
                             "organisation holds")]
     return []

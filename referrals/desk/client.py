@@ -45,6 +45,7 @@ class SyncResult:
     erased: int = 0
     sent: int = 0
     cosigned: int | None = None
+    withheld: str = ""  # why this desk does not cosign: an alert stands
     alerts: list[str] = field(default_factory=list)
 
 
@@ -138,21 +139,23 @@ def _read_log(desk: Desk, gateway: Gateway, conn, answer: dict, result: SyncResu
     verified = int(store.get_state(conn, "verified_size", "0"))
     log_size = answer.get("log_size")
     log_size = log_size if isinstance(log_size, int) and log_size >= cp.size else cp.size
-    if cp.size < verified or log_size < len(seen):
-        gone = min(log_size, cp.size if cp.size < verified else log_size)
-        _alert(conn, result, audit.Finding("rollback", {"entry": gone, "seen": len(seen)},
-                                           f"the gateway's log lost entries #{gone} to #{len(seen) - 1}, which "
-                                           "this desk had read: it was rolled back"))
-        return None
-    fetched = _fetch_entries(gateway, verified, log_size)
+    start = min(verified, log_size)
+    fetched = _fetch_entries(gateway, start, log_size)
     hashes = [merkle.leaf_hash(d) for d in fetched]
-    changed = next((i for i in range(verified, len(seen)) if hashes[i - verified] != seen[i]), None)
-    tree = merkle.Tree()
-    for h in seen[:verified] + hashes[:cp.size - verified]:
-        tree.append_hash(h)
-    if changed is None and (tree.root() if cp.size else merkle.EMPTY_ROOT) != cp.root:
-        changed = _first_difference(gateway, seen, verified)
-        changed = verified if changed is None else changed  # else the gateway's entries disagree with its checkpoint
+    changed = next((i for i in range(start, min(len(seen), log_size)) if hashes[i - start] != seen[i]), None)
+    if changed is None and (cp.size < verified or log_size < len(seen)):
+        gone = min(cp.size, log_size)
+        _alert(conn, result, audit.Finding("rollback", {"entry": gone, "seen": len(seen)},
+                                           f"log entry #{gone} and those after it, to #{len(seen) - 1}, which this "
+                                           "desk had read, are gone: the log was rolled back"))
+        return None
+    if changed is None:
+        tree = merkle.Tree()
+        for h in seen[:verified] + hashes[:cp.size - verified]:
+            tree.append_hash(h)
+        if (tree.root() if cp.size else merkle.EMPTY_ROOT) != cp.root:
+            changed = _first_difference(gateway, seen, verified)
+            changed = verified if changed is None else changed  # else its entries disagree with its checkpoint
     if changed is not None:
         _alert(conn, result, audit.Finding("fork", {"entry": changed},
                                            f"log entry #{changed} changed after this desk read it: the log was "
@@ -160,12 +163,12 @@ def _read_log(desk: Desk, gateway: Gateway, conn, answer: dict, result: SyncResu
         return None
     with store.transaction(conn):
         for index in range(len(seen), log_size):
-            for finding in audit.check(conn, desk, index, fetched[index - verified]):
+            for finding in audit.check(conn, desk, index, fetched[index - start]):
                 _alert(conn, result, finding)
                 bad = store.get_state(conn, "first_bad")
                 if not bad or index < int(bad):
                     store.set_state(conn, "first_bad", str(index))
-        store.add_leaves(conn, len(seen), hashes[len(seen) - verified:])
+        store.add_leaves(conn, len(seen), hashes[len(seen) - start:])
         store.set_state(conn, "verified_size", str(cp.size))
     return cp
 
@@ -173,7 +176,8 @@ def _read_log(desk: Desk, gateway: Gateway, conn, answer: dict, result: SyncResu
 def _cosign(desk: Desk, gateway: Gateway, conn, answer: dict, cp: note.Checkpoint, result: SyncResult) -> None:
     """Answer the add-checkpoint request as a witness, unless an entry up to this size failed a check."""
     bad = store.get_state(conn, "first_bad")
-    if bad and int(bad) < cp.size:
+    if bad:
+        result.withheld = f"not cosigning the log: entry #{bad} failed this desk's checks (see the alerts)"
         return
     size, root = store.get_state(conn, "cosigned_size"), store.get_state(conn, "cosigned_root")
     last = (int(size), bytes.fromhex(root)) if size else None
@@ -274,7 +278,7 @@ def sync(desk: Desk, gateway: Gateway | None = None) -> SyncResult:
         return _finish(desk, result, error=f"gateway unreachable ({e.__class__.__name__})")
     except GatewayRefused as e:
         return _finish(desk, result, error=e.reason)
-    result.ok = not result.alerts
+    result.ok = not result.alerts and not result.withheld
     return _finish(desk, result)
 
 
