@@ -1,14 +1,19 @@
-"""The referral transparency log: appends per second with signing, verification time, proof sizes.
+"""The referral transparency log: appends per second, checkpoint and witness costs, verification, proof sizes.
 
     python3 bench/ledger.py [--appends 5000] [--verify 100000] [--proof 1000000]
 
-1. appends/s: `referrals.ledger.append` as the gateway calls it (one transaction per event: the entry, the
-   Merkle nodes it completes, a new tree head signed with Ed25519), on a SQLite file with the gateway's pragmas.
+1. appends/s: `referrals.ledger.append` as the gateway calls it (one transaction per event: the entry and the
+   Merkle nodes it completes; heads are no longer signed per event), on a SQLite file with the gateway's pragmas.
    Baseline in the same run: the same entries as bare one-row INSERTs, one transaction each.
-2. the time `dalil ledger verify` takes on a log of --verify events (every leaf, node and signed head recomputed).
-3. the size of an inclusion proof and of a consistency proof in a tree of --proof leaves (in memory, the same
+2. a scheduled checkpoint (root, C2SP note, Ed25519 signature, written) on the log of (1), in ms and in appends.
+3. the witness round trip in process: the gateway's add-checkpoint request (consistency proof from the previous
+   cosigned size), the desk's checks and cosignature (tlog-witness), the gateway verifying and keeping it.
+4. a whole desk sync over HTTP on loopback (waitress, two CSOs, the log of (1) already read, 10 new entries):
+   inbox, entries, audit, cosignature. With desks syncing every 2 minutes, this bounds the detection window.
+5. the time `dalil ledger verify` takes on a log of --verify events (every leaf and node, the checkpoint).
+6. the size of an inclusion proof and of a consistency proof in a tree of --proof leaves (in memory, the same
    referrals.merkle code), checked against the root: logarithmic, ceil(log2 n) hashes of 32 bytes.
-Target (issue 4): at least 2,000 appends/s with signing.
+Target (issues 4, 11): at least 2,000 appends/s.
 """
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ from referrals import ledger, merkle  # noqa: E402
 
 KINDS = ("created", "fetched", "accepted", "closed")
 TARGET = 2000
+ORIGIN = "dalil.local/referrals"
 
 
 def fresh_db(folder: str, name: str):
@@ -37,22 +43,118 @@ def fresh_db(folder: str, name: str):
     return db
 
 
-def bench_appends(folder: str, n: int, key: SigningKey) -> tuple[float, float]:
+def bench_appends(folder: str, n: int) -> tuple[float, float, object]:
     db = fresh_db(folder, "appends.db")
     start = time.perf_counter()
     for i in range(n):
-        ledger.append(db, key, KINDS[i % 4], f"referral-{i // 4}", day="2026-11-23")
+        ledger.append(db, KINDS[i % 4], f"referral-{i // 4}", day="2026-11-23")
     with_signing = n / (time.perf_counter() - start)
 
     base = fresh_db(folder, "baseline.db")
-    data = [ledger.encode_event(KINDS[i % 4], ledger.ref_hash(f"referral-{i // 4}"), "2026-11-23")
+    data = [ledger.encode_event(KINDS[i % 4], "2026-11-23", ref=ledger.ref_hash(f"referral-{i // 4}"))
             for i in range(n)]
     start = time.perf_counter()
     for i, d in enumerate(data):
         with transaction(base):
             base.execute("INSERT INTO ledger_entries (idx, data) VALUES (?, ?)", [i, d])
     bare = n / (time.perf_counter() - start)
-    return with_signing, bare
+    return with_signing, bare, db
+
+
+def bench_checkpoint(db, key: SigningKey, rounds: int = 50) -> float:
+    """Seconds per checkpoint: one more entry each time, so every one is really signed and written."""
+    took = 0.0
+    for i in range(rounds):
+        ledger.append(db, "closed", f"extra-{i}", day="2026-11-23")
+        start = time.perf_counter()
+        ledger.sign_checkpoint(db, key, ORIGIN)
+        took += time.perf_counter() - start
+    return took / rounds
+
+
+def bench_witness(db, key: SigningKey, rounds: int = 50) -> float:
+    """Seconds per add-checkpoint exchange, both sides, in process."""
+    from referrals import note, witness
+    log_key = ledger.log_verifier(ORIGIN, key)
+    desk = SigningKey.generate()
+    cso = {"id": "amal", "verify_key": bytes(desk.verify_key)}
+    from referrals import store as referral_store
+    referral_store.insert_cso(db, {"id": "amal", "name": "amal", "contact": "-", "notify_phone": None,
+                                   "language": "fr", "box_key": bytes(32), "verify_key": cso["verify_key"],
+                                   "token_hash": b"", "needs": ["legal"], "areas": ["*"], "capacity": 1,
+                                   "active": True, "registration_index": None})
+    last = None
+    took = 0.0
+    for i in range(rounds):
+        ledger.append(db, "closed", f"witness-{i}", day="2026-11-23")
+        size, signed = ledger.sign_checkpoint(db, key, ORIGIN)
+        start = time.perf_counter()
+        body = witness.add_checkpoint_body(ledger.tree(db), signed, size, last[0] if last else 0)
+        cp, line = witness.add_checkpoint(body, log_key, last, witness.witness_name("amal"), desk)
+        witness.record(db, log_key, cso, signed, line)
+        took += time.perf_counter() - start
+        last = (cp.size, cp.root)
+        assert note.cosignatures(store_note(db), witness.witness_key("amal", cso["verify_key"]))
+    return took / rounds
+
+
+def store_cso_key(db) -> bytes:
+    return db.execute("SELECT box_key FROM csos WHERE id = 'amal'").fetchone()[0]
+
+
+def store_note(db) -> str:
+    return db.execute("SELECT note FROM witness_cosignatures WHERE cso_id = 'amal'").fetchone()[0]
+
+
+def bench_desk_sync(folder: str, entries: int) -> tuple[float, float]:
+    """(seconds for a desk's first sync reading ``entries`` entries, seconds for a sync after 10 new ones)."""
+    import threading
+
+    import waitress
+
+    from gateway import create_app
+    from referrals import csos, registry
+    from referrals.desk import client, home as desk_home
+    from referrals.keyring import coordinator_key, log_key
+    signer = registry.keygen(Path(folder) / "coordinator.key")
+    name, ckey = registry.load_key(Path(folder) / "coordinator.key")
+    app = create_app({"gateway": {"database": str(Path(folder) / "sync.db"), "keys_dir": str(Path(folder) / "keys"),
+                                  "log_file": str(Path(folder) / "dalil.log")},
+                      "dispatcher": {"enabled": False},
+                      "referrals": {"coordinator_key": signer.vkey, "checkpoint_minutes": 0.0}})
+    ctx = app.extensions["dalil"]
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
+    threading.Thread(target=server.run, daemon=True).start()
+    url = f"http://127.0.0.1:{server.effective_port}"
+    desks = []
+    for cso_id in ("amal", "basma"):
+        home = Path(folder) / f"desk-{cso_id}"
+        public = csos.keygen(home / "cso.key")
+        record = csos.new_record(cso_id, name=cso_id, contact="+216 71 000 000", needs=["legal"], areas=["*"],
+                                 public_bundle=public)
+        token = csos.register(ctx.db(), coordinator_key(ctx), registry.sign(name, ckey, record), capacity=10)
+        desk_home.connect(home, url, cso_id, token, log_key(ctx).vkey, signer.vkey, "en")
+        desks.append(desk_home.load(home))
+    db = ctx.db()
+    box_key = store_cso_key(db)
+    with transaction(db):
+        for i in range(entries):  # "created" entries sealed to amal's registered key, as intake writes them
+            ledger.append(db, KINDS[i % 4], f"referral-{i // 4}", day="2026-11-23",
+                          key=registry.key_fingerprint(box_key) if i % 4 == 0 else None)
+    start = time.perf_counter()
+    assert client.sync(desks[0]).ok
+    first = time.perf_counter() - start
+    client.sync(desks[1])
+    took = []
+    for _ in range(5):
+        for i in range(10):
+            ledger.append(db, "closed", f"later-{i}", day="2026-11-23")
+        start = time.perf_counter()
+        result = client.sync(desks[0])
+        took.append(time.perf_counter() - start)
+        assert result.ok and result.cosigned, result
+    server.close()
+    return first, sorted(took)[len(took) // 2]
 
 
 def bench_verify(folder: str, n: int, key: SigningKey) -> tuple[float, float]:
@@ -62,10 +164,11 @@ def bench_verify(folder: str, n: int, key: SigningKey) -> tuple[float, float]:
     for first in range(0, n, chunk):  # the same append, batched in transactions so the setup is quick
         with transaction(db):
             for i in range(first, min(n, first + chunk)):
-                ledger.append(db, key, KINDS[i % 4], f"referral-{i // 4}", day="2026-11-23")
+                ledger.append(db, KINDS[i % 4], f"referral-{i // 4}", day="2026-11-23")
+    ledger.sign_checkpoint(db, key, ORIGIN)
     build = time.perf_counter() - start
     start = time.perf_counter()
-    verdict = ledger.verify(db, key.verify_key)
+    verdict = ledger.verify(db, ledger.log_verifier(ORIGIN, key))
     took = time.perf_counter() - start
     assert verdict.ok and verdict.entries == n, verdict.problems[:3]
     return took, build
@@ -95,12 +198,23 @@ def main() -> int:
     args = parser.parse_args()
     key = SigningKey.generate()
     with tempfile.TemporaryDirectory() as folder:
-        rate, bare = bench_appends(folder, args.appends, key)
-        print(f"appends with signing: {rate:,.0f}/s over {args.appends:,} events "
+        rate, bare, db = bench_appends(folder, args.appends)
+        print(f"appends: {rate:,.0f}/s over {args.appends:,} events "
               f"(bare one-row insert baseline: {bare:,.0f}/s, ratio {rate / bare:.2f}); target >= {TARGET:,}/s: "
               f"{'OK' if rate >= TARGET else 'MISSED'}")
+        per_append = 1 / rate
+        checkpoint = bench_checkpoint(db, key)
+        print(f"checkpoint (C2SP note, Ed25519) on {args.appends:,} entries: {checkpoint * 1000:.2f} ms "
+              f"= {checkpoint / per_append:.1f} appends; one every 10 minutes")
+        round_trip = bench_witness(db, key)
+        print(f"witness round trip in process (add-checkpoint request, desk checks and cosigns, gateway verifies and "
+              f"keeps it): {round_trip * 1000:.2f} ms = {round_trip / per_append:.1f} appends")
+        first, incremental = bench_desk_sync(folder, args.appends)
+        print(f"desk sync over HTTP, two CSOs: first sync reading {args.appends:,} entries {first:.2f} s; after 10 new "
+              f"entries {incremental * 1000:.0f} ms (median of 5) = {incremental / per_append:.0f} appends; with "
+              f"syncs every 120 s a tampered entry is seen within {120 + incremental:.1f} s")
         took, build = bench_verify(folder, args.verify, key)
-        print(f"verify {args.verify:,} events (leaves, nodes, {args.verify:,} signed heads): {took:.2f} s "
+        print(f"verify {args.verify:,} events (leaves, nodes, the checkpoint): {took:.2f} s "
               f"(log built in {build:.1f} s)")
         store.close_thread_connections()
     inclusion, consistency, build = bench_proofs(args.proof)
