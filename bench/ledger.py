@@ -106,15 +106,15 @@ def store_note(db) -> str:
     return db.execute("SELECT note FROM witness_cosignatures WHERE cso_id = 'amal'").fetchone()[0]
 
 
-def bench_desk_sync(folder: str, entries: int) -> tuple[float, float]:
-    """(seconds for a desk's first sync reading ``entries`` entries, seconds for a sync after 10 new ones)."""
+def network(folder: str):
+    """A gateway under waitress on loopback with two CSOs registered by a coordinator, and their desks."""
     import threading
 
     import waitress
 
     from gateway import create_app
     from referrals import csos, registry
-    from referrals.desk import client, home as desk_home
+    from referrals.desk import home as desk_home
     from referrals.keyring import coordinator_key, log_key
     signer = registry.keygen(Path(folder) / "coordinator.key")
     name, ckey = registry.load_key(Path(folder) / "coordinator.key")
@@ -135,6 +135,14 @@ def bench_desk_sync(folder: str, entries: int) -> tuple[float, float]:
         token = csos.register(ctx.db(), coordinator_key(ctx), registry.sign(name, ckey, record), capacity=10)
         desk_home.connect(home, url, cso_id, token, log_key(ctx).vkey, signer.vkey, "en")
         desks.append(desk_home.load(home))
+    return ctx, server, desks
+
+
+def bench_desk_sync(folder: str, entries: int) -> tuple[float, float]:
+    """(seconds for a desk's first sync reading ``entries`` entries, seconds for a sync after 10 new ones)."""
+    from referrals import registry
+    from referrals.desk import client
+    ctx, server, desks = network(folder)
     db = ctx.db()
     box_key = store_cso_key(db)
     with transaction(db):
@@ -155,6 +163,48 @@ def bench_desk_sync(folder: str, entries: int) -> tuple[float, float]:
         assert result.ok and result.cosigned, result
     server.close()
     return first, sorted(took)[len(took) // 2]
+
+
+def bench_window(folder: str, attacks: int, interval: float) -> list[float]:
+    """Seconds from a tampered entry's append (a referral sealed to a key no CSO registered) to the first desk
+    alert naming it, with two desks syncing every ``interval`` seconds from random phases."""
+    import random
+    import threading
+
+    from referrals.desk import client
+    from referrals.desk import store as desk_store
+    ctx, server, desks = network(str(Path(folder) / "window"))
+    stop = threading.Event()
+
+    def loop(desk):
+        stop.wait(random.uniform(0, interval))  # noqa: S311 (a phase, not a secret)
+        while not stop.is_set():
+            client.sync(desk)
+            stop.wait(interval)
+
+    threads = [threading.Thread(target=loop, args=(d,), daemon=True) for d in desks]
+    for t in threads:
+        t.start()
+    db = ctx.db()
+    latencies = []
+    for k in range(attacks):
+        time.sleep(random.uniform(0, interval))  # noqa: S311
+        index = ledger.append(db, "created", f"stolen-{k}", envelope=b"x", key="0000-0000-0000-0000")
+        start = time.perf_counter()
+        while True:
+            seen = False
+            for desk in desks:
+                with desk_store.connect(desk.db_path) as conn:
+                    seen = seen or any(a["params"].get("entry") == index for a in desk_store.alerts(conn))
+            if seen:
+                break
+            time.sleep(0.01)
+        latencies.append(time.perf_counter() - start)
+    stop.set()
+    for t in threads:
+        t.join()
+    server.close()
+    return latencies
 
 
 def bench_verify(folder: str, n: int, key: SigningKey) -> tuple[float, float]:
@@ -195,6 +245,8 @@ def main() -> int:
     parser.add_argument("--appends", type=int, default=5000)
     parser.add_argument("--verify", type=int, default=100_000)
     parser.add_argument("--proof", type=int, default=1_000_000)
+    parser.add_argument("--window-attacks", type=int, default=20, help="0 skips the detection window")
+    parser.add_argument("--window-interval", type=float, default=2.0, help="desk sync interval for it, seconds")
     args = parser.parse_args()
     key = SigningKey.generate()
     with tempfile.TemporaryDirectory() as folder:
@@ -213,6 +265,14 @@ def main() -> int:
         print(f"desk sync over HTTP, two CSOs: first sync reading {args.appends:,} entries {first:.2f} s; after 10 new "
               f"entries {incremental * 1000:.0f} ms (median of 5) = {incremental / per_append:.0f} appends; with "
               f"syncs every 120 s a tampered entry is seen within {120 + incremental:.1f} s")
+        if args.window_attacks:
+            lat, every = bench_window(folder, args.window_attacks, args.window_interval), args.window_interval
+            mean = sum(lat) / len(lat)
+            print(f"detection window: {len(lat)} tampered entries at random moments, two desks syncing every "
+                  f"{every:g} s: first alert after {mean:.2f} s on average ({mean / every:.2f} of the interval), "
+                  f"at most {max(lat):.2f} s ({max(lat) / every:.2f}); scaled to the default 120 s: "
+                  f"{120 * mean / every:.0f} s on average, {120 * max(lat) / every:.0f} s at most here, 120 s + one "
+                  "sync in the worst case (desks in phase)")
         took, build = bench_verify(folder, args.verify, key)
         print(f"verify {args.verify:,} events (leaves, nodes, the checkpoint): {took:.2f} s "
               f"(log built in {build:.1f} s)")

@@ -2,8 +2,10 @@
 
 The gateway cannot know which CSOs hold a person's referrals: it keeps nothing that links a number to a
 referral, on purpose (a hash or HMAC of a number would be such a link, and 10^8 Tunisian numbers are quickly
-tried). So the request goes to *every* registered CSO, sealed to each one's key, one notice per CSO, whether or
-not the person ever asked for help: the municipality sees the same opaque rows for everyone.
+tried). So the request goes to *every* active CSO whose registration is valid (referrals.csos.usable), sealed to
+each one's key, one notice per CSO, whether or not the person ever asked for help: the municipality sees the same
+opaque rows for everyone. The log entry of the request names the keys the notices were sealed to, so every desk
+checks that no inactive or unregistered key got one.
 
 A notice does not carry the number either, because CSOs that never served the person should not learn it. It
 carries a fresh random salt and Argon2id(number, salt); a desk recomputes that for each number it holds and
