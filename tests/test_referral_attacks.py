@@ -121,6 +121,15 @@ def assert_alert(desk, result, entry: int, kind: str, words: str) -> None:
     assert f"#{entry}" in page and "coordinator" in page
 
 
+def both_desks_report(net, *findings) -> None:
+    """The next checkpoint, then each desk's next sync reports every (entry, alert kind, words)."""
+    net.tick()
+    for desk in (net.amal, net.basma):
+        result = client.sync(desk)
+        for entry, kind, words in findings:
+            assert_alert(desk, result, entry, kind, words)
+
+
 # --- the attacks --------------------------------------------------------------------------------------------
 
 def test_naive_key_swap(net):
@@ -142,12 +151,8 @@ def test_naive_key_swap(net):
     assert cso["id"] == "amal"
     assert net.read_envelope(submitted.referral_id, secret)["phone"] == PERSON  # read: the window
     created = store.get_referral(net.db, submitted.referral_id)["ledger_index"]
-    net.tick()
-
-    for desk in (net.amal, net.basma):
-        result = client.sync(desk)
-        assert_alert(desk, result, swap, "registration", "is not signed by the coordinator")
-        assert_alert(desk, result, created, "created", "no active registered organisation holds")
+    both_desks_report(net, (swap, "registration", "is not signed by the coordinator"),
+                      (created, "created", "no active registered organisation holds"))
     with desk_store.connect(net.amal.db_path) as conn:  # amal's own desk could not open it either
         assert not desk_store.referrals(conn)
     out = CliRunner().invoke(main, ["desk", "sync", "--home", str(net.amal.home)])
@@ -219,11 +224,8 @@ def test_fake_cso_named_like_a_real_one(net):
     assert (cso["id"], cso["name"]) == ("amal-tunis", "Association Amal")  # what the consent screen says
     assert net.read_envelope(submitted.referral_id, secret)["phone"] == PERSON
     created = store.get_referral(net.db, submitted.referral_id)["ledger_index"]
-    net.tick()
-    for desk in (net.amal, net.basma):
-        result = client.sync(desk)
-        assert_alert(desk, result, registered, "registration", "'amal-tunis' is not signed by the coordinator")
-        assert_alert(desk, result, created, "created", "no active registered organisation holds")
+    both_desks_report(net, (registered, "registration", "'amal-tunis' is not signed by the coordinator"),
+                      (created, "created", "no active registered organisation holds"))
 
 
 def test_registration_without_a_coordinator_signature(net):
@@ -243,9 +245,7 @@ def test_registration_without_a_coordinator_signature(net):
                               "registration_index": index})
     assert net.refer()[0]["id"] == "amal"  # the gateway does not route to it
     net.attacker_opens_nothing()
-    net.tick()
-    for desk in (net.amal, net.basma):
-        assert_alert(desk, client.sync(desk), index, "registration", "'nour' is not signed by the coordinator")
+    both_desks_report(net, (index, "registration", "'nour' is not signed by the coordinator"))
 
 
 def test_erasure_notice_to_an_inactive_cso(net):
@@ -273,11 +273,8 @@ def test_erasure_notice_to_an_inactive_cso(net):
     sealed = net.db.execute("SELECT sealed FROM erasure_notices WHERE cso_id = 'cinq'").fetchone()[0]
     notice = json.loads(sealing._unpad(SealedBox(secret).decrypt(sealed)))
     assert erasure.matches(PERSON, notice)  # the blind value, matched against a list of numbers
-    net.tick()
-    for desk in (net.amal, net.basma):
-        result = client.sync(desk)
-        assert_alert(desk, result, reactivated, "registration", "'cinq' is not signed by the coordinator")
-        assert_alert(desk, result, requested, "erasure", "no active registered organisation holds")
+    both_desks_report(net, (reactivated, "registration", "'cinq' is not signed by the coordinator"),
+                      (requested, "erasure", "no active registered organisation holds"))
 
 
 def test_rollback_of_the_log(net):
