@@ -49,8 +49,9 @@ def inbox(ctx, db, cso: dict, known_size: int | None) -> dict:
 
 
 def _inbox(ctx, db, cso: dict, known_size: int | None) -> dict:
+    checkpoint_due(ctx, db)  # a write, so before the read-only snapshot below, on the writers' lock
     with transaction(db, immediate=False):  # one snapshot: checkpoint, proofs and envelopes agree
-        size, checkpoint = checkpoint_due(ctx, db)
+        size, checkpoint = store.latest_checkpoint(db)
         deliver_below = size
         if ctx.config["referrals"]["hold_until_cosigned"]:
             deliver_below = min(size, witness.cosigned_size(db, coordinator_key(ctx)))

@@ -59,7 +59,8 @@ def start_background(app) -> None:
     scheduler.add_job(expire_now, "interval", args=[ctx], id=JOB_ID, next_run_time=_soon(),
                       minutes=ctx.config["referrals"]["expiry_check_minutes"], coalesce=True, max_instances=1)
     scheduler.add_job(checkpoint_now, "interval", args=[ctx], id=CHECKPOINT_JOB_ID, next_run_time=_soon(),
-                      minutes=ctx.config["referrals"]["checkpoint_minutes"], coalesce=True, max_instances=1)
+                      minutes=max(ctx.config["referrals"]["checkpoint_minutes"], 1.0),  # 0: each desk sync signs
+                      coalesce=True, max_instances=1)
     scheduler.start()
     ctx.services["referrals.scheduler"] = scheduler
 

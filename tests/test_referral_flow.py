@@ -164,6 +164,8 @@ def test_background_scheduler_starts_and_stops(app):
     runtime.start_background(app)
     scheduler = app.extensions["dalil"].services["referrals.scheduler"]
     assert scheduler.get_job(runtime.JOB_ID) is not None
+    # the test config signs at each desk sync (0 minutes); the schedule then runs once a minute, not in a loop
+    assert scheduler.get_job(runtime.CHECKPOINT_JOB_ID).trigger.interval.total_seconds() == 60
     runtime.stop_background(app)
     assert "referrals.scheduler" not in app.extensions["dalil"].services
 
