@@ -23,7 +23,8 @@ SCHEMA = {
                               "gateway's checkpoint key (no spaces or '+'); desks pin it at connect"),
         "checkpoint_minutes": Key(float, 10.0, doc="how often a checkpoint of the log is signed (by `dalil serve`, or "
                                                    "at a desk's sync once the last is this old; only if the log "
-                                                   "grew): a head per event would time each referral"),
+                                                   "grew; 0: at every desk sync): a head per event would time "
+                                                   "each referral"),
         "hold_until_cosigned": Key(bool, False, doc="hand a referral to its CSO's desk only once a checkpoint "
                                                     "covering its \"created\" entry is cosigned by a desk"),
     },
