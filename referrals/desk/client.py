@@ -104,7 +104,10 @@ def _fetch_entries(gateway: Gateway, first: int, end: int) -> list[bytes]:
     entries: list[bytes] = []
     while first + len(entries) < end:
         page = gateway.call("GET", f"/api/desk/ledger/entries?from={first + len(entries)}&to={end}")
-        got = [sealing.unb64(e) for e in page.get("entries") or []]
+        try:
+            got = [sealing.unb64(e) for e in page.get("entries") or []]
+        except (TypeError, ValueError):
+            raise GatewayRefused(502, "the gateway's log entries are not base64") from None
         if not got:
             raise GatewayRefused(502, f"the gateway did not give log entries from #{first + len(entries)}")
         entries += got
