@@ -100,7 +100,7 @@ def _budget_problems(screen: Screen, budget: Budget) -> list[str]:
         header = i18n.t(lang, screen.text).format_map(_Sample()) if screen.text else ""
         pieces = text_pieces(header) + [option_piece(n, i18n.t(lang, o.label))
                                         for n, o in enumerate(screen.options, start=1)]
-        nav = [] if screen.type == "end" else [f"{BACK}. {i18n.t(lang, 'nav.back')}",
+        nav = [] if screen.type == "end" or not screen.nav else [f"{BACK}. {i18n.t(lang, 'nav.back')}",
                                                f"{MAIN}. {i18n.t(lang, 'nav.main')}"]
         pages = paginate(pieces, nav, i18n.t(lang, "nav.more"), budget)
         if screen.type == "end" and len(pages) > 1:

@@ -14,6 +14,7 @@ All files share one namespace of screens. A screen:
     #         parent_var = "<var holding the governorate>" (delegation only), allow_skip = true
     # input:  var = "<name>", goto = "<screen>", sms_only = true (over USSD the screen is skipped)
     # end:    text only; the session ends
+    nav = false              # no Back / Main menu lines (a poll's question: every character of the screen counts)
 
 Vars named ``language`` and ``governorate`` are remembered for the caller's number; all others live in memory
 for the session only (the referral answers among them), never on disk.
@@ -27,7 +28,7 @@ from pathlib import Path
 DEFINITIONS_DIR = Path(__file__).parent / "definitions"
 SCREEN_TYPES = ("menu", "list", "detail", "areas", "input", "end")
 SCREEN_KEYS = {"type", "text", "options", "on_enter", "goto", "var", "level", "parent_var", "allow_skip",
-               "sms_only", "categories"}
+               "sms_only", "categories", "nav"}
 OPTION_KEYS = {"label", "goto", "set", "action"}
 START = "start"
 MAIN = "main"
@@ -60,6 +61,7 @@ class Screen:
     allow_skip: bool = False
     sms_only: bool = False
     categories: tuple[str, ...] = ()
+    nav: bool = True
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,8 @@ class Flows:
 
 
 SCREEN_TYPES_OF = {"type": str, "text": str, "on_enter": str, "goto": str, "var": str, "level": str,
-                   "parent_var": str, "allow_skip": bool, "sms_only": bool, "categories": list, "options": list}
+                   "parent_var": str, "allow_skip": bool, "sms_only": bool, "categories": list, "options": list,
+                   "nav": bool}
 OPTION_TYPES_OF = {"label": str, "goto": str, "action": str, "set": dict}
 
 

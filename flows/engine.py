@@ -72,9 +72,9 @@ class Engine:
 
     # -- entering screens -------------------------------------------------------------------------------
 
-    def start(self, call: Call, session: Session) -> Reply:
+    def start(self, call: Call, session: Session, screen_id: str = START) -> Reply:
         session.stack.clear()
-        self._enter(call, session, START)
+        self._enter(call, session, screen_id)
         return self.render(call, session)
 
     def _enter(self, call: Call, session: Session, screen_id: str, push: bool = False) -> None:
@@ -109,10 +109,11 @@ class Engine:
             pages = paginate(pieces, [], i18n.t(lang, "nav.more"), self.budget(call))
             return Reply(pages[0].text if call.channel == "ussd" else _join_pages(pages), end=True)
         nav = []
-        if session.stack or session.page:
+        if screen.nav and (session.stack or session.page):
             nav.append(f"{BACK}. {i18n.t(lang, 'nav.back')}")
         back_is_main = not session.page and session.stack and session.stack[-1] == MAIN
-        if screen.id != MAIN and _set_up(session) and not back_is_main:  # no two lines leading to one place
+        # no two lines leading to one place
+        if screen.nav and screen.id != MAIN and _set_up(session) and not back_is_main:
             nav.append(f"{MAIN_KEY}. {i18n.t(lang, 'nav.main')}")
         pages = paginate(pieces, nav, i18n.t(lang, "nav.more"), self.budget(call))
         session.page = min(session.page, len(pages) - 1)
@@ -167,7 +168,10 @@ class Engine:
         lang = session.lang
         raw = (text or "").strip()
         choice = raw.translate(ARABIC_DIGITS).replace(" ", "")
-        if choice == MAIN_KEY and screen.id != MAIN and _set_up(session):
+        if not screen.nav and screen.type == "input" and raw:
+            session.vars[screen.var] = raw[:MAX_INPUT]  # 0 and 00 are answers here, not navigation
+            self._enter(call, session, screen.goto, push=True)
+        elif choice == MAIN_KEY and screen.id != MAIN and _set_up(session):
             session.stack.clear()
             self._enter(call, session, MAIN)
         elif choice == BACK and (session.page or session.stack):

@@ -30,3 +30,24 @@ def handle(ctx, db, phone: str, text: str) -> list[str]:
         else:
             store.put(key, session)
     return [reply.text]
+
+
+def start_at(ctx, db, phone: str, screen_id: str, values: dict, then: str = "") -> list[str]:
+    """A keyword that opens a flow at a screen (a poll's keyword): a fresh conversation there, with ``values``
+    in its vars, and ``then`` (the rest of the message, "WATER 2") taken as the first reply."""
+    e164, contact_key = caller(ctx, phone)
+    store, engine = ctx.services["sms_sessions"], ctx.services["engine"]
+    key = f"sms:{contact_key}"
+    with store.lock(key):
+        session = new_session(ctx, db, contact_key)
+        session.vars.update(values)
+        call = make_call(ctx, db, e164, session, "sms")
+        reply = engine.start(call, session, screen_id)
+        if then and not reply.end:
+            reply = engine.step(call, session, then)
+        queue_outgoing(ctx, db, call)
+        if reply.end:
+            store.drop(key)
+        else:
+            store.put(key, session)
+    return [reply.text]

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-SETTINGS_MODULES = ("gateway.settings", "flows.settings", "messages.settings", "referrals.settings")
+SETTINGS_MODULES = ("gateway.settings", "flows.settings", "messages.settings", "referrals.settings",
+                    "polls.settings")
 
 
 class ConfigError(Exception):

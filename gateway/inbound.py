@@ -16,7 +16,7 @@ from gateway import outbox
 from gateway.store import transaction
 
 # Packages that answer keywords (JOIN, STOP, HELP, erasure ...) before the menu conversation sees the text.
-KEYWORD_MODULES = ("messages.keywords", "referrals.keywords")
+KEYWORD_MODULES = ("messages.keywords", "referrals.keywords", "polls.keywords")
 
 
 @dataclass(frozen=True)

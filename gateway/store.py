@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import sqlite_utils
 
-MIGRATION_MODULES = ("gateway.store", "flows.store", "messages.store", "referrals.store")
+MIGRATION_MODULES = ("gateway.store", "flows.store", "messages.store", "referrals.store", "polls.store")
 
 MIGRATIONS = [
     # contacts are keyed by a keyed hash of the number, never the number: the referral privacy test scans the

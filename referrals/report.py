@@ -14,12 +14,15 @@ from referrals.csos import NEEDS
 UNKNOWN = "unknown"  # the person preferred not to say where
 
 
-def suppress(cells: list[list[int]], small: int) -> list[list[int | None]]:
-    """Cells with row totals (last column), column totals (last row) and the grand total; None where hidden."""
+def suppress(cells: list[list[int]], small: int, also_hide: set = frozenset()) -> list[list[int | None]]:
+    """Cells with row totals (last column), column totals (last row) and the grand total; None where hidden.
+
+    ``also_hide``: (row, column) positions hidden from the start, e.g. totals another table of the same
+    figures had to hide (the polls' results show one set of totals in two tables)."""
     rows, cols = len(cells), len(cells[0]) if cells else 0
     full = [row + [sum(row)] for row in cells]
     full.append([sum(full[i][j] for i in range(rows)) for j in range(cols + 1)])
-    hidden = [[0 < v < small for v in row] for row in full]
+    hidden = [[0 < v < small or (i, j) in also_hide for j, v in enumerate(row)] for i, row in enumerate(full)]
     # each line lists its positions, the total last
     lines = [[(i, j) for j in range(cols + 1)] for i in range(rows + 1)]
     lines += [[(i, j) for i in range(rows + 1)] for j in range(cols + 1)]

@@ -63,7 +63,7 @@ def test_sms_journey_to_a_programme_and_a_subscription(live, lang, keyword):
     main = phone.send(number_of(areas, directory.area_name(phone.db, "tataouine")[lang]))
     assert main == "\n".join([t("menu.main.title")] + [
         f"{n}. {t('menu.main.' + key)}"
-        for n, key in enumerate(["work", "business", "municipal", "help", "subscribe", "settings"], start=1)])
+        for n, key in enumerate(["work", "business", "municipal", "help", "subscribe", "polls", "settings"], start=1)])
 
     business = phone.send("2")
     expected = directory.list_services(phone.db, ["business"], "tataouine")

@@ -95,7 +95,7 @@ def test_ussd_journey_to_a_programme_and_a_subscription(live, lang):
     assert main.startswith("CON " + t(lang, "menu.main.title") + "\n1. ")
     assert all_options(handset, main) == {
         str(n): t(lang, "menu.main." + key)
-        for n, key in enumerate(["work", "business", "municipal", "help", "subscribe", "settings"], start=1)}
+        for n, key in enumerate(["work", "business", "municipal", "help", "subscribe", "polls", "settings"], start=1)}
 
     work = handset.press("1")
     # one level below the main menu, Back is the way to it: no separate "Main menu" line

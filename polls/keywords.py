@@ -1,0 +1,23 @@
+"""A poll's SMS keyword: "WATER" starts the poll as a conversation, "WATER 2" also answers its first question.
+
+A keyword of a closed poll gets a polite "this poll is closed"; a draft's keyword means nothing yet.
+"""
+from __future__ import annotations
+
+from flows import sms as conversation
+from messages.keywords import fold
+from polls import store
+
+
+def handle(ctx, db, sms) -> list[str] | None:
+    said = fold(sms.text)
+    first, _, rest = said.partition(" ")
+    if not first or not first.isascii():
+        return None
+    for row in store.listing(db, ("open", "closed")):  # newest first: a reused keyword means the open poll
+        if fold(row["keyword"]) != first:
+            continue
+        if row["state"] == "open":
+            return conversation.start_at(ctx, db, sms.phone, "poll_begin", {"poll_start": row["id"]}, rest)
+        return conversation.start_at(ctx, db, sms.phone, "poll_closed", {})
+    return None
