@@ -85,7 +85,8 @@ def twilio_post(client, path, params, token=SECRETS["twilio_token"]):
 # -- every route ------------------------------------------------------------------------------------------------
 
 ARGS = {"token": "not-the-token", "code": "R-XXXXXX", "campaign_id": 1, "action": "pause", "lid": "x", "oid": "x",
-        "sid": "x", "key": "menu.title", "job_id": "x", "user_id": 1, "filename": "console.css"}
+        "sid": "x", "key": "menu.title", "job_id": "x", "user_id": 1, "filename": "console.css", "poll_id": 1,
+        "step": "open"}
 # a body that would do something if the request were let through
 BODY = {"from": "+21620123456", "text": "JOIN", "id": "sec-1", "sessionId": "sec", "phoneNumber": "+21620123456",
         "status": "Success", "MessageSid": "SM" + "0" * 32, "From": "+21620123456", "Body": "JOIN",
@@ -166,7 +167,8 @@ def test_wrong_role_tokens_and_sessions_are_refused_and_change_nothing(app):
                         "/console/directory/organizations/new", "/console/directory/locations/new",
                         "/console/flows/texts/menu.title", "/console/subscribers", "/console/subscribers/opt-out",
                         "/console/users", "/console/users/1", "/console/simulator/hop",
-                        "/console/simulator/hangup"),
+                        "/console/simulator/hangup", "/console/polls/new", "/console/polls/1/edit",
+                        "/console/polls/1/open", "/console/polls/1/close", "/console/polls/1/invite"),
                "staff": ("/console/users", "/console/users/1")}
     for name, paths in refused.items():
         client = app.test_client()

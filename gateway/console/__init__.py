@@ -6,6 +6,8 @@ the roles and areas, ``auth`` sessions, CSRF and error pages, ``users`` the acco
 """
 from __future__ import annotations
 
+import importlib
+
 from flask import Blueprint
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
@@ -15,5 +17,12 @@ bp = Blueprint("console", __name__, url_prefix="/console", template_folder="temp
 from gateway.console import (  # noqa: E402,F401
     accounts, auth, campaigns, dashboard, directory, flows, jobs, reports, simulator, subscribers,
 )
+
+# Other packages' console pages: blueprints nested under this one, so they share its sign-in, CSRF check,
+# headers and error pages ("module:attribute", imported like gateway.BLUEPRINTS).
+NESTED_BLUEPRINTS = ("polls.console:bp",)
+for _spec in NESTED_BLUEPRINTS:
+    _module, _attr = _spec.split(":")
+    bp.register_blueprint(getattr(importlib.import_module(_module), _attr))
 
 __all__ = ["bp"]

@@ -86,3 +86,35 @@ def hbars(items: list[tuple[str, int]], title: str, *, number=str) -> Markup:
         out.append(f'<text class="value" x="{label_w + w + 6:.1f}" y="{y + 15}">{escape(number(value))}</text>')
     out.append("</svg>")
     return Markup("".join(out))
+
+
+def shares(items: list[tuple[str, int | None, float | None]], title: str, *, rtl: bool = False, number=str,
+           hidden_text: str = "") -> Markup:
+    """Horizontal bars of the share of each answer (label, count, percent), labels on the reading side: in a
+    right-to-left page the labels are on the right and the bars grow leftwards. A None count is hidden."""
+    width, label_w, row_h = 640, 200, 28
+    height = row_h * max(len(items), 1) + 8
+    span = width - label_w - 90
+    out = [f'<svg class="chart shares" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
+           f'xmlns="http://www.w3.org/2000/svg" direction="ltr">', f"<title>{escape(title)}</title>"]
+    for i, (label, count, percent) in enumerate(items):
+        y = 4 + i * row_h
+        w = span * (percent or 0) / 100
+        shown = hidden_text if count is None else f"{number(count)} · {number(percent)}%"
+        label_x, bar_x, value_x = (width - 8, width - label_w - w, width - label_w - w - 6) if rtl else \
+            (label_w - 8, label_w, label_w + w + 6)
+        anchor_label, anchor_value = ("end", "end") if rtl else ("end", "start")
+        out.append(f'<text class="axis" x="{label_x:.1f}" y="{y + 17}" text-anchor="{anchor_label}">'
+                   f"{escape(label)}</text>")
+        if count is None:
+            stub_x = width - label_w - 6 if rtl else label_w
+            out.append(f'<rect class="hidden-cell" x="{stub_x:.1f}" y="{y + 4}" width="6" height="16">'
+                       f"<title>{escape(label)}: {escape(hidden_text)}</title></rect>")
+            value_x = stub_x - 6 if rtl else stub_x + 12
+        else:
+            out.append(f'<rect class="s{i % 6}" x="{bar_x:.1f}" y="{y + 2}" width="{w:.1f}" height="20">'
+                       f"<title>{escape(label)}: {escape(shown)}</title></rect>")
+        out.append(f'<text class="value" x="{value_x:.1f}" y="{y + 17}" text-anchor="{anchor_value}">'
+                   f"{escape(shown)}</text>")
+    out.append("</svg>")
+    return Markup("".join(out))

@@ -26,11 +26,13 @@ AREAS = {
     "subscribers": ("admin", "campaign"),
     "simulator": ("admin", "campaign"),
     "reports": ("admin", "municipality"),
+    "polls": ("admin", "campaign", "municipality"),  # results: counts only, small cells hidden
+    "polls_manage": ("admin", "campaign"),
     "users": ("admin",),
 }
-NAV = ("dashboard", "directory", "flows", "campaigns", "subscribers", "simulator", "reports", "users")
+NAV = ("dashboard", "directory", "flows", "campaigns", "subscribers", "simulator", "reports", "polls", "users")
 LANDING = {"admin": "dashboard", "campaign": "dashboard", "municipality": "reports"}
-ENDPOINTS = {name: name for name in NAV} | {"flows": "flows_page", "users": "users_page"}
+ENDPOINTS = {name: name for name in NAV} | {"flows": "flows_page", "users": "users_page", "polls": "polls.polls_page"}
 
 
 def allowed(role: str | None, name: str) -> bool:
