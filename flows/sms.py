@@ -32,15 +32,18 @@ def handle(ctx, db, phone: str, text: str) -> list[str]:
     return [reply.text]
 
 
-def start_at(ctx, db, phone: str, screen_id: str, values: dict, then: str = "") -> list[str]:
+def start_at(ctx, db, phone: str, screen_id: str, values: dict, then: str = "", lang: str | None = None) -> list[str]:
     """A keyword that opens a flow at a screen (a poll's keyword): a fresh conversation there, with ``values``
-    in its vars, and ``then`` (the rest of the message, "WATER 2") taken as the first reply."""
+    in its vars, and ``then`` (the rest of the message, "WATER 2") taken as the first reply. ``lang``: the
+    language to use when the number has not chosen one on the line (a subscriber's)."""
     e164, contact_key = caller(ctx, phone)
     store, engine = ctx.services["sms_sessions"], ctx.services["engine"]
     key = f"sms:{contact_key}"
     with store.lock(key):
         session = new_session(ctx, db, contact_key)
         session.vars.update(values)
+        if lang and not session.vars.get("language"):
+            session.lang = lang
         call = make_call(ctx, db, e164, session, "sms")
         reply = engine.start(call, session, screen_id)
         if then and not reply.end:

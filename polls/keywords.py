@@ -9,6 +9,17 @@ from messages.keywords import fold
 from polls import store
 
 
+def _subscriber_language(ctx, db, phone: str) -> str | None:
+    """An invited subscriber who never used the menus answers in the language they subscribed in."""
+    from gateway import contacts
+    from messages import subscribers
+    try:
+        known = subscribers.get(db, contacts.normalize(phone, ctx.config["sms"]["default_region"]))
+    except contacts.BadNumber:
+        return None
+    return known["language"] if known else None
+
+
 def handle(ctx, db, sms) -> list[str] | None:
     said = fold(sms.text)
     first, _, rest = said.partition(" ")
@@ -17,7 +28,8 @@ def handle(ctx, db, sms) -> list[str] | None:
     for row in store.listing(db, ("open", "closed")):  # newest first: a reused keyword means the open poll
         if fold(row["keyword"]) != first:
             continue
+        lang = _subscriber_language(ctx, db, sms.phone)
         if row["state"] == "open":
-            return conversation.start_at(ctx, db, sms.phone, "poll_begin", {"poll_start": row["id"]}, rest)
-        return conversation.start_at(ctx, db, sms.phone, "poll_closed", {})
+            return conversation.start_at(ctx, db, sms.phone, "poll_begin", {"poll_start": row["id"]}, rest, lang)
+        return conversation.start_at(ctx, db, sms.phone, "poll_closed", {}, lang=lang)
     return None

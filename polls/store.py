@@ -122,7 +122,7 @@ def has_voter(db, poll_id: int, tag: bytes) -> bool:
 
 def count_up(db, poll_id: int, rows: list[tuple[int, int, str, str]]) -> None:
     """Add 1 to each (question, answer, dimension, value) counter."""
-    db.executemany(
+    db.conn.executemany(
         "INSERT INTO poll_tally (poll_id, question, answer, dimension, value, n) VALUES (?, ?, ?, ?, ?, 1) "
         "ON CONFLICT DO UPDATE SET n = n + 1", [(poll_id, *row) for row in rows])
 
