@@ -10,7 +10,7 @@ from datetime import date
 
 from flows.actions import Call, action
 from messages import i18n
-from polls import answers, lifecycle, model, screens, store
+from polls import answers, lifecycle, screens, store
 from polls.model import Poll, PollError
 
 PROGRESS_VARS = ("poll_id", "poll_q", "poll_answers", "poll_misses", "poll_screen", "poll_reply", "poll_done")
@@ -20,7 +20,7 @@ def open_polls_for(call: Call) -> list[Poll]:
     """Open polls for the caller's home governorate and language (delegation and topics: invitations only)."""
     governorate, out = call.vars.get("governorate") or "", []
     for row in store.listing(call.db, ("open",)):
-        poll = model.from_data(row["definition"], row["id"], row["state"])
+        poll = lifecycle.as_poll(row)
         audience = poll.audience
         if not lifecycle.is_answerable(call.ctx, poll):
             continue

@@ -6,6 +6,7 @@ and the requests in the same transaction, and folds the WAL into the file so no 
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import secrets
@@ -32,7 +33,17 @@ def load(db, poll_id: int) -> Poll:
     row = store.get(db, poll_id)
     if row is None:
         raise PollError(f"no poll {poll_id}")
-    return model.from_data(row["definition"], row["id"], row["state"])
+    return as_poll(row)
+
+
+def as_poll(row: dict) -> Poll:
+    """A stored row as a Poll, built once per definition and state (this runs on every hop of a poll)."""
+    return _poll(row["definition_text"], row["id"], row["state"])
+
+
+@functools.lru_cache(maxsize=256)
+def _poll(definition: str, poll_id: int, state: str) -> Poll:
+    return model.from_data(store.parse_definition(definition), poll_id, state)
 
 
 def problems(ctx, db, poll: Poll) -> list[str]:

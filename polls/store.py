@@ -8,6 +8,7 @@ for the result SMS. WITHOUT ROWID tables keyed by those random values keep no or
 """
 from __future__ import annotations
 
+import functools
 import json
 
 MIGRATIONS: list[str] = [
@@ -51,11 +52,19 @@ MIGRATIONS: list[str] = [
 COLUMNS = "id, keyword, state, definition, campaign_id, created_day, closed_day"
 
 
+@functools.lru_cache(maxsize=256)
+def parse_definition(text: str) -> dict:
+    """A stored definition, parsed once: it is read on every hop of a poll and never changes once open (callers
+    must not modify the dict)."""
+    return json.loads(text)
+
+
 def _row(row) -> dict | None:
     if row is None:
         return None
     out = dict(zip(COLUMNS.split(", "), row))
-    out["definition"] = json.loads(out["definition"])
+    out["definition_text"] = out["definition"]
+    out["definition"] = parse_definition(out["definition"])
     return out
 
 
