@@ -95,15 +95,18 @@ def shares(items: list[tuple[str, int | None, float | None]], title: str, *, rtl
     width, label_w, row_h = 640, 200, 28
     height = row_h * max(len(items), 1) + 8
     span = width - label_w - 90
+    # text runs in the page's direction, so "25 إلى 44" keeps its order; with direction="rtl" an anchor of
+    # "start" is the right edge of the text
     out = [f'<svg class="chart shares" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
-           f'xmlns="http://www.w3.org/2000/svg" direction="ltr">', f"<title>{escape(title)}</title>"]
+           f'xmlns="http://www.w3.org/2000/svg" direction="{"rtl" if rtl else "ltr"}">',
+           f"<title>{escape(title)}</title>"]
     for i, (label, count, percent) in enumerate(items):
         y = 4 + i * row_h
         w = span * (percent or 0) / 100
         shown = hidden_text if count is None else f"{number(count)} · {number(percent)}%"
         label_x, bar_x, value_x = (width - 8, width - label_w - w, width - label_w - w - 6) if rtl else \
             (label_w - 8, label_w, label_w + w + 6)
-        anchor_label, anchor_value = ("end", "end") if rtl else ("end", "start")
+        anchor_label, anchor_value = ("start", "start") if rtl else ("end", "start")
         out.append(f'<text class="axis" x="{label_x:.1f}" y="{y + 17}" text-anchor="{anchor_label}">'
                    f"{escape(label)}</text>")
         if count is None:

@@ -27,7 +27,8 @@ def test_admin_sees_every_area_and_the_dashboard_charts(console):
     console.login("admin")
     page = console.page
     assert page.url.endswith("/console/dashboard")
-    for area in ("dashboard", "directory", "flows", "campaigns", "subscribers", "simulator", "reports", "users"):
+    for area in ("dashboard", "directory", "flows", "campaigns", "subscribers", "simulator", "reports", "polls",
+                 "users"):
         assert page.locator(f"nav.nav a.nav-{area}").count() == 1, area
     assert page.locator("svg.chart").count() == 3
     console.shot("dashboard-en")
@@ -39,7 +40,7 @@ def test_admin_sees_every_area_and_the_dashboard_charts(console):
 def test_campaign_staff_sees_its_areas_and_is_refused_reports_and_accounts(console):
     console.login("staff")
     page = console.page
-    assert page.locator("nav.nav a").count() == 6
+    assert page.locator("nav.nav a").count() == 7  # its six areas and the polls
     assert page.locator("nav.nav a.nav-reports").count() == 0
     response = console.goto("/console/reports")
     assert response.status == 403
@@ -54,7 +55,7 @@ def test_municipality_viewer_is_refused_campaigns_and_subscribers(console):
     page = console.page
     assert page.url.endswith("/console/reports")
     assert [a.get_attribute("class").split()[0] for a in page.locator("nav.nav a").all()] == \
-        ["nav-dashboard", "nav-reports"]
+        ["nav-dashboard", "nav-reports", "nav-polls"]
     console.shot("reports-municipality-en")
     for path in ("/console/campaigns", "/console/subscribers"):
         response = console.goto(path)
