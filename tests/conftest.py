@@ -48,3 +48,11 @@ def client(app):
 def live(demo_app):
     with LiveServer(demo_app) as server:
         yield server
+
+
+@pytest.fixture
+def at_fake():
+    """A fake Africa's Talking on loopback (tests/fakes.py)."""
+    from fakes import FakeAfricasTalking
+    with FakeAfricasTalking() as fake:
+        yield fake

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from fakes import FakeAfricasTalking
 from flows import directory
 from gateway.dispatcher import Dispatcher
 from gateway.store import scrub_wal
@@ -56,12 +55,6 @@ PEOPLE = (
 )
 NUMBERS = [f"+216201{n:05d}" for n in range(len(PEOPLE))]
 LANG_KEY = {"ar": "1", "fr": "2", "en": "3"}
-
-
-@pytest.fixture
-def at_fake():
-    with FakeAfricasTalking() as fake:
-        yield fake
 
 
 @pytest.fixture

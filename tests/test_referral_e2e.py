@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from fakes import FakeAfricasTalking
 from flows import directory
 from gateway.dispatcher import Dispatcher
 from gateway.store import scrub_wal
@@ -94,12 +93,6 @@ class SmsPhone:
     def choose(self, text: str, label: str) -> str:
         number = next(n for n, shown in re.findall(r"^(\d+)\. (.+)$", text, flags=re.M) if shown == label)
         return self.send(number)
-
-
-@pytest.fixture
-def at_fake():
-    with FakeAfricasTalking() as fake:
-        yield fake
 
 
 @pytest.fixture
