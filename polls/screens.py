@@ -68,6 +68,9 @@ def problems(poll: Poll, budget: Budget = USSD_BUDGET) -> list[str]:
         out += [f"question {n} text: missing in {lang}" for lang in LANGUAGES if not question.text.get(lang)]
         if question.type == "choice":
             out += _choice_problems(question, n)
+    if any(fold(poll.keyword) in vocabulary(kind) for kind in RESERVED_KINDS) or \
+            any(fold(poll.keyword) == fold(i18n.t(lang, "kw.menu")) for lang in LANGUAGES):
+        out.append(f"keyword: {poll.keyword} is already a word of the SMS line (STOP, JOIN, MENU, ...)")
     if out:
         return out  # the screens are measured once every text is there
     for n in range(len(poll.questions)):
@@ -80,9 +83,6 @@ def problems(poll: Poll, budget: Budget = USSD_BUDGET) -> list[str]:
     for lang in LANGUAGES:
         if not budget.fits(list_screen([poll], lang)):
             out.append(f"title [{lang}]: the list of polls does not fit one USSD screen")
-    if any(fold(poll.keyword) in vocabulary(kind) for kind in RESERVED_KINDS) or \
-            any(fold(poll.keyword) == fold(i18n.t(lang, "kw.menu")) for lang in LANGUAGES):
-        out.append(f"keyword: {poll.keyword} is already a word of the SMS line (STOP, JOIN, MENU, ...)")
     return out
 
 
