@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from messages import i18n
 from messages.i18n import LANGUAGES
@@ -122,6 +122,8 @@ def parse(raw: dict) -> Poll:
 
 
 def _day(value, name: str) -> str:
+    if isinstance(value, datetime):  # a TOML date-time: its day
+        return value.date().isoformat()
     if isinstance(value, date):
         return value.isoformat()
     try:

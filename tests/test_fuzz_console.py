@@ -77,7 +77,7 @@ def console(demo_app, locale_copy):  # noqa: F811  (catalog edits go to a copy, 
              "/console/directory/organizations/new", f"/console/directory/organizations/{oid}",
              "/console/directory/locations/new", f"/console/directory/locations/{lid}",
              "/console/flows/texts/menu.main.work", "/console/subscribers", "/console/users",
-             "/console/directory/import", "/console/directory"]
+             "/console/directory/import", "/console/directory", "/console/polls/new"]
     forms, kinds = [], set()
     for page in pages:
         r = client.get(page)
