@@ -23,11 +23,10 @@ import tempfile
 import threading
 import time
 import re
-import urllib.parse
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ussd import SERVE as BARE_SERVE, p99, start_server  # noqa: E402  (the same bare endpoint and server start)
+from ussd import SERVE as BARE_SERVE, hop, line, p99, start_server, targets  # noqa: E402  (bench/ussd.py's)
 
 from gateway.config import schema  # noqa: E402
 
@@ -94,18 +93,10 @@ def run_client(port: int, respondents: int, connections: int, first: int, bare: 
                 if not queue:
                     break
                 n, step = queue.popleft()
-            inputs = [k for k in SESSION[1:step + 1]]
-            body = urllib.parse.urlencode({"sessionId": f"poll-{n}", "phoneNumber": f"+2162{n:07d}",
-                                           "serviceCode": "*216#", "text": "*".join(inputs)})
-            t0 = time.perf_counter()
-            conn.request("POST", "/hooks/africastalking/tok/ussd", body,
-                         {"Content-Type": "application/x-www-form-urlencoded"})
-            response = conn.getresponse()
-            text = response.read()
-            elapsed = time.perf_counter() - t0
+            status, text, elapsed = hop(conn, f"poll-{n}", f"+2162{n:07d}", SESSION[1:step + 1])
             last = step + 1 == len(SESSION)
-            if response.status != 200 or not text.startswith(b"END " if last and not bare else (b"CON ", b"END ")):
-                raise SystemExit(f"bad answer at hop {step} of session {n}: {response.status} {text[:200]!r}")
+            if status != 200 or not text.startswith(b"END " if last and not bare else (b"CON ", b"END ")):
+                raise SystemExit(f"bad answer at hop {step} of session {n}: {status} {text[:200]!r}")
             with lock:
                 latencies.append(elapsed)
                 answers[0] += step in ANSWER_HOPS
@@ -192,14 +183,11 @@ def main() -> None:
     bare = measure("bare", args.respondents, args.connections, args.threads)
     dalil = measure("dalil", args.respondents, args.connections, args.threads)
     ratio = dalil["hops_per_s"] / bare["hops_per_s"]
-    print(f"bare Flask endpoint : {bare['hops_per_s']:8.0f} hops/s   p99 {bare['p99_ms']:6.2f} ms   "
-          f"median {bare['median_ms']:5.2f} ms")
-    print(f"Dalil poll sessions : {dalil['hops_per_s']:8.0f} hops/s   p99 {dalil['p99_ms']:6.2f} ms   "
-          f"median {dalil['median_ms']:5.2f} ms   {dalil['answers_per_s']:.0f} answers/s   "
-          f"({dalil['respondents']} respondents, {dalil['hops']} hops, all sessions open at once, "
-          f"{args.connections} connections, {args.threads} server threads)")
-    print(f"throughput ratio    : {ratio:.2f} of the bare endpoint (target >= 0.5)")
-    print(f"p99 latency         : {dalil['p99_ms']:.2f} ms (target < 25 ms)")
+    print(line("bare Flask endpoint", bare))
+    print(line("Dalil poll sessions", dalil, f"{dalil['answers_per_s']:.0f} answers/s   ({dalil['respondents']} "
+                                             f"respondents, {dalil['hops']} hops, all sessions open at once, "
+                                             f"{args.connections} connections, {args.threads} server threads)"))
+    print(targets(ratio, dalil))
     timing = results_time(args.results)
     print(f"results             : {timing['results_s'] * 1000:.1f} ms for {timing['respondents']:,} respondents "
           f"({timing['answers']:,} answers), tables, suppression and CSV (target < 1 s); the same counts by "

@@ -69,6 +69,17 @@ def start_server(kind: str, folder: str, threads: int) -> tuple[subprocess.Popen
     raise SystemExit(f"{kind} server did not start")
 
 
+def hop(conn: http.client.HTTPConnection, session_id: str, phone: str, inputs: list[str]) -> tuple[int, bytes, float]:
+    """One USSD request as Africa's Talking sends it (every input so far, joined by *): status, body, seconds."""
+    body = urllib.parse.urlencode({"sessionId": session_id, "phoneNumber": phone, "serviceCode": "*216#",
+                                   "text": "*".join(inputs)})
+    t0 = time.perf_counter()
+    conn.request("POST", "/hooks/africastalking/tok/ussd", body, {"Content-Type": "application/x-www-form-urlencoded"})
+    response = conn.getresponse()
+    text = response.read()
+    return response.status, text, time.perf_counter() - t0
+
+
 def run_client(port: int, hops: int, concurrency: int) -> tuple[float, list[float]]:
     latencies: list[float] = []
     lock = threading.Lock()
@@ -95,16 +106,9 @@ def run_client(port: int, hops: int, concurrency: int) -> tuple[float, list[floa
                 if not take():
                     conn.close()
                     return
-                body = urllib.parse.urlencode({"sessionId": f"bench-{n}", "phoneNumber": phone,
-                                               "serviceCode": "*216#", "text": "*".join(inputs)})
-                t0 = time.perf_counter()
-                conn.request("POST", "/hooks/africastalking/tok/ussd", body,
-                             {"Content-Type": "application/x-www-form-urlencoded"})
-                response = conn.getresponse()
-                text = response.read()
-                elapsed = time.perf_counter() - t0
-                if response.status != 200 or not text.startswith((b"CON ", b"END ")):
-                    raise SystemExit(f"bad answer {response.status}: {text[:200]!r}")
+                status, text, elapsed = hop(conn, f"bench-{n}", phone, inputs)
+                if status != 200 or not text.startswith((b"CON ", b"END ")):
+                    raise SystemExit(f"bad answer {status}: {text[:200]!r}")
                 with lock:
                     latencies.append(elapsed)
 
@@ -135,6 +139,16 @@ def measure(kind: str, hops: int, concurrency: int, threads: int) -> dict:
             "median_ms": sorted(latencies)[len(latencies) // 2] * 1000}
 
 
+def line(label: str, result: dict, extra: str = "") -> str:
+    return (f"{label:<20}: {result['hops_per_s']:8.0f} hops/s   p99 {result['p99_ms']:6.2f} ms   "
+            f"median {result['median_ms']:5.2f} ms   {extra}").rstrip()
+
+
+def targets(ratio: float, result: dict) -> str:
+    return (f"throughput ratio    : {ratio:.2f} of the bare endpoint (target >= 0.5)\n"
+            f"p99 latency         : {result['p99_ms']:.2f} ms (target < 25 ms)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hops", type=int, default=2000)
@@ -145,13 +159,10 @@ def main() -> None:
     bare = measure("bare", args.hops, args.concurrency, args.threads)
     dalil = measure("dalil", args.hops, args.concurrency, args.threads)
     ratio = dalil["hops_per_s"] / bare["hops_per_s"]
-    print(f"bare Flask endpoint : {bare['hops_per_s']:8.0f} hops/s   p99 {bare['p99_ms']:6.2f} ms   "
-          f"median {bare['median_ms']:5.2f} ms")
-    print(f"Dalil USSD flows    : {dalil['hops_per_s']:8.0f} hops/s   p99 {dalil['p99_ms']:6.2f} ms   "
-          f"median {dalil['median_ms']:5.2f} ms   ({dalil['hops']} hops, {args.concurrency} concurrent sessions, "
-          f"{args.threads} server threads)")
-    print(f"throughput ratio    : {ratio:.2f} of the bare endpoint (target >= 0.5)")
-    print(f"p99 latency         : {dalil['p99_ms']:.2f} ms (target < 25 ms)")
+    print(line("bare Flask endpoint", bare))
+    print(line("Dalil USSD flows", dalil, f"({dalil['hops']} hops, {args.concurrency} concurrent sessions, "
+                                          f"{args.threads} server threads)"))
+    print(targets(ratio, dalil))
     print(json.dumps({"dalil": dalil, "bare": bare, "ratio": round(ratio, 3)}))
 
 
