@@ -5,7 +5,7 @@ from flask import abort
 
 from flows.actions import Call
 from flows.sessions import Session
-from gateway import contacts, outbox
+from gateway import contacts, outbox, routing
 
 
 def caller(ctx, phone: str) -> tuple[str, str]:
@@ -31,6 +31,7 @@ def make_call(ctx, db, e164: str, session: Session, channel: str) -> Call:
 
 def queue_outgoing(ctx, db, call: Call) -> None:
     for text, kind, sensitive in call.outgoing:
-        outbox.enqueue(db, call.phone, text, kind=kind, sensitive=sensitive,
-                       max_age_hours=ctx.config["dispatcher"]["max_age_hours"])
+        for piece in routing.fit(ctx.config, call.phone, text):  # a route without concatenation gets several
+            outbox.enqueue(db, call.phone, piece, kind=kind, sensitive=sensitive,
+                           max_age_hours=ctx.config["dispatcher"]["max_age_hours"], config=ctx.config)
     call.outgoing.clear()

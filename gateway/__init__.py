@@ -28,6 +28,7 @@ BLUEPRINTS = (
     "gateway.channels.generic_ussd:bp",
     "gateway.channels.twilio:bp",
     "gateway.channels.smssync:bp",
+    "gateway.channels.kannel:bp",
     "referrals.api:bp",
     "gateway.console:bp",
 )

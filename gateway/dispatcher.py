@@ -31,7 +31,10 @@ from gateway.store import transaction
 
 log = logging.getLogger(__name__)
 
-SENDERS = {"twilio": "gateway.channels.twilio:Sender", "africastalking": "gateway.channels.africastalking:Sender"}
+SENDERS = {"twilio": "gateway.channels.twilio:Sender", "africastalking": "gateway.channels.africastalking:Sender",
+           "kannel": "gateway.channels.kannel:Sender", "gammu": "gateway.channels.gammu:Sender"}
+# Channels whose device side is read each cycle (gammu-smsd's received messages, send results, modem heartbeat).
+POLLERS = {"gammu": "gateway.channels.gammu:poll"}
 HOUSEKEEPING_SECONDS = 5.0
 SUCCESS_WRITE_SECONDS = 1.0  # channel_health.last_success is written at most this often per channel
 TIMEOUT_MARGIN_SECONDS = 1.0
@@ -174,6 +177,7 @@ class Dispatcher:
         self._senders: dict[str, object] = {}
         self._buckets: dict[str, SharedBucket] = {}
         self._last_housekeeping = float("-inf")  # time.monotonic(): intervals must not follow clock steps
+        self._last_link_check = float("-inf")
         self._last_scrub = time.monotonic()
         self._needs_scrub = False
         self._success_written: dict[str, float] = {}
@@ -217,6 +221,7 @@ class Dispatcher:
         db = self.ctx.db()
         now = time.time()
         self._housekeeping(db, now)
+        self._poll_devices()
         router = routing.build(self.ctx.config, db, now)
         handled = 0
         for channel in routing.PUSH_CHANNELS:
@@ -264,18 +269,31 @@ class Dispatcher:
         return time.time() + timeout + TIMEOUT_MARGIN_SECONDS < lease_until
 
     def _rate(self, channel: str) -> float | None:
-        rate = self.settings["rate_segments_per_second"].get(channel)
+        """The tighter of the channel's segments/s and its link's messages/s (as segments, at one a message)."""
+        rates = [float(r) for r in (self.settings["rate_segments_per_second"].get(channel),
+                                    self._message_rate(channel)) if r]
+        return min(rates) if rates else None
+
+    def _message_rate(self, channel: str) -> float | None:
+        rate = self.ctx.config[f"channels.{channel}"].get("messages_per_second")
         return float(rate) if rate else None
 
-    def _wait_for_rate(self, msg: outbox.Outgoing, lease_until: float) -> bool:
-        rate = self._rate(msg.channel)
-        if not rate:
-            return True
-        bucket = self._buckets.get(msg.channel)
+    def _bucket(self, name: str, rate: float) -> SharedBucket:
+        bucket = self._buckets.get(name)
         if bucket is None:
-            bucket = self._buckets[msg.channel] = SharedBucket(self.ctx, msg.channel, rate)
+            bucket = self._buckets[name] = SharedBucket(self.ctx, name, rate)
+        return bucket
+
+    def _wait_for_rate(self, msg: outbox.Outgoing, lease_until: float) -> bool:
         timeout = self.ctx.config[f"channels.{msg.channel}"]["timeout_seconds"]
-        return bucket.take(msg.segments, self.stop_event, lease_until - timeout - TIMEOUT_MARGIN_SECONDS)
+        deadline = lease_until - timeout - TIMEOUT_MARGIN_SECONDS
+        segment_rate = self.settings["rate_segments_per_second"].get(msg.channel)
+        if segment_rate and not self._bucket(msg.channel, float(segment_rate)).take(msg.segments, self.stop_event,
+                                                                                    deadline):
+            return False
+        message_rate = self._message_rate(msg.channel)  # per link: an SMPP bind's or a modem's throughput
+        return not message_rate or self._bucket(f"{msg.channel}:messages", message_rate).take(
+            1, self.stop_event, deadline)
 
     # -- one message -----------------------------------------------------------------------------------------
 
@@ -349,7 +367,21 @@ class Dispatcher:
 
     # -- housekeeping ----------------------------------------------------------------------------------------
 
+    def _poll_devices(self) -> None:
+        configured = routing.configured_channels(self.ctx.config)
+        for channel, spec in POLLERS.items():
+            if channel in configured:
+                module, attr = spec.split(":")
+                getattr(importlib.import_module(module), attr)(self.ctx)
+
+    def _check_links(self, db, now: float) -> None:
+        if time.monotonic() - self._last_link_check < self.ctx.config["links"]["check_seconds"]:
+            return
+        self._last_link_check = time.monotonic()
+        health.check_links(self.ctx, db, now)
+
     def _housekeeping(self, db, now: float) -> None:
+        self._check_links(db, now)
         if time.monotonic() - self._last_housekeeping < min(HOUSEKEEPING_SECONDS, self.settings["lease_seconds"] / 2):
             return
         self._last_housekeeping = time.monotonic()

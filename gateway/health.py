@@ -7,14 +7,17 @@ read it.
 """
 from __future__ import annotations
 
+import logging
 import time
 
 from flask import Blueprint, jsonify
 
 from gateway import dalil
 from gateway import outbox
+from gateway.store import transaction
 
 bp = Blueprint("health", __name__)
+log = logging.getLogger(__name__)
 
 
 def record_success(db, channel: str, now: float | None = None) -> None:
@@ -47,8 +50,16 @@ def record_seen(db, channel: str, now: float | None = None) -> None:
                "ON CONFLICT(channel) DO UPDATE SET last_seen = excluded.last_seen", [channel, now])
 
 
+def record_inbound(db, channel: str, now: float | None = None) -> None:
+    """A message came in on this channel: the link is alive."""
+    now = time.time() if now is None else now
+    db.execute("INSERT INTO channel_health (channel, last_in) VALUES (?, ?) "
+               "ON CONFLICT(channel) DO UPDATE SET last_in = excluded.last_in", [channel, now])
+
+
 def channel_rows(db) -> dict[str, dict]:
-    cols = ("last_success", "last_error", "last_error_text", "consecutive_failures", "open_until", "last_seen")
+    cols = ("last_success", "last_error", "last_error_text", "consecutive_failures", "open_until", "last_seen",
+            "last_in")
     return {row[0]: dict(zip(cols, row[1:])) for row in db.execute(
         f"SELECT channel, {', '.join(cols)} FROM channel_health")}  # noqa: S608 (fixed names, bound values)
 
@@ -64,16 +75,88 @@ def snapshot(db, config: dict | None = None, now: float | None = None) -> dict:
         available = routing.available_channels(config, db, now)
         for name in routing.configured_channels(config):
             channels.setdefault(name, {"last_success": None, "last_error": None, "last_error_text": None,
-                                       "consecutive_failures": 0, "open_until": None, "last_seen": None})
+                                       "consecutive_failures": 0, "open_until": None, "last_seen": None,
+                                       "last_in": None})
         for name, info in channels.items():
             info["available"] = name in available
             info["circuit_open"] = bool(info.get("open_until") and info["open_until"] > now)
     return {
         "status": "ok",
+        "links": links(db, config, now) if config is not None else {},
         "outbox": {"depth": states.get("queued", 0) + states.get("sending", 0), "by_state": states,
                    "oldest_queued_seconds": round(now - oldest, 1) if oldest else None},
         "channels": channels,
     }
+
+
+# -- links that say when they are down ---------------------------------------------------------------------------
+
+def silent_after_seconds(config: dict, channel: str) -> float:
+    section = config["links"]
+    return float(section["silent_after"].get(channel, section["silent_after_minutes"])) * 60
+
+
+def links(db, config: dict, now: float | None = None) -> dict[str, dict]:
+    """Per configured channel: last message in, last out, last poll (phone, modem), how long it has been silent,
+    and whether that is past its limit. A link never heard from counts from when the dispatcher began watching."""
+    from gateway import routing
+    now = time.time() if now is None else now
+    rows = channel_rows(db)
+    watched = dict(db.execute("SELECT channel, watched_since FROM link_alerts").fetchall())
+    out = {}
+    for name in routing.configured_channels(config):
+        row = rows.get(name, {})
+        last_poll = row.get("last_seen") if name in routing.POLLED_CHANNELS else None
+        heard = [t for t in (row.get("last_in"), row.get("last_success"), last_poll) if t]
+        since = max(heard) if heard else watched.get(name)
+        silent = max(0.0, now - since) if since else None
+        limit = silent_after_seconds(config, name)
+        out[name] = {"last_in": row.get("last_in"), "last_out": row.get("last_success"), "last_poll": last_poll,
+                     "polled": name in routing.POLLED_CHANNELS, "silent_seconds": silent,
+                     "silent_after_seconds": limit, "down": silent is not None and silent > limit}
+    return out
+
+
+def check_links(ctx, db, now: float | None = None) -> list[tuple[str, str, float]]:
+    """Compare each link with what staff were last told; returns the changes [(channel, "down" | "up", silent
+    seconds)] and queues one alert SMS per change to [links] alert_numbers, through another route."""
+    now = time.time() if now is None else now
+    config = ctx.config
+    with transaction(db):
+        for name in links(db, config, now):
+            db.execute("INSERT INTO link_alerts (channel, watched_since) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                       [name, now])
+        state = links(db, config, now)
+        told = dict(db.execute("SELECT channel, down_since FROM link_alerts").fetchall())
+        changes = []
+        for name, link in state.items():
+            was_down = told.get(name) is not None
+            if link["down"] != was_down:
+                db.execute("UPDATE link_alerts SET down_since = ? WHERE channel = ?",
+                           [now if link["down"] else None, name])
+                changes.append((name, "down" if link["down"] else "up", link["silent_seconds"] or 0.0))
+        for name, change, silent in changes:
+            _alert_staff(ctx, db, state, name, change, silent, now)
+    for name, change, silent in changes:
+        if change == "down":
+            log.warning("link %s is down: nothing in or out for %d min", name, silent // 60)
+        else:
+            log.warning("link %s is back", name)
+    return changes
+
+
+def _alert_staff(ctx, db, state: dict, name: str, change: str, silent: float, now: float) -> None:
+    from gateway import routing
+    from messages import i18n
+    config = ctx.config
+    lang = config["gateway"]["default_language"]
+    text = i18n.t(lang, f"links.sms.{change}", channel=name, minutes=int(silent // 60))
+    available = routing.available_channels(config, db, now)
+    others = [c for c in routing.CHANNELS if c != name and c in available and not state.get(c, {}).get("down")]
+    for number in config["links"]["alert_numbers"]:
+        outbox.enqueue(db, str(number), text, kind="notice", channel=others[0] if others else None,
+                       idempotency_key=f"link:{name}:{change}:{int(now)}:{number}",
+                       max_age_hours=config["dispatcher"]["max_age_hours"])
 
 
 @bp.get("/healthz")

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from gateway import outbox
+from gateway import health, outbox, routing
 from gateway.store import transaction
 
 # Packages that answer keywords (JOIN, STOP, HELP, erasure ...) before the menu conversation sees the text.
@@ -49,6 +49,7 @@ def receive_sms(ctx, sms: InboundSMS) -> bool:
                          [key, time.time()])
         if not cur.rowcount:
             return False
+        health.record_inbound(db, sms.channel)
         replies = None
         for handler in _handlers():
             replies = handler(ctx, db, sms)
@@ -57,6 +58,8 @@ def receive_sms(ctx, sms: InboundSMS) -> bool:
         if replies is None:
             replies = conversation.handle(ctx, db, sms.phone, sms.text)
         for i, body in enumerate(replies):
-            outbox.enqueue(db, sms.phone, body, kind="reply", idempotency_key=f"reply:{key}:{i}",
-                           sensitive=True, max_age_hours=ctx.config["dispatcher"]["max_age_hours"])
+            for j, piece in enumerate(routing.fit(ctx.config, sms.phone, body)):  # a one-segment route: several
+                outbox.enqueue(db, sms.phone, piece, kind="reply", idempotency_key=f"reply:{key}:{i}" + (
+                    f":{j}" if j else ""), sensitive=True, max_age_hours=ctx.config["dispatcher"]["max_age_hours"],
+                    config=ctx.config)
     return True

@@ -71,14 +71,18 @@ def clean_error(text: str) -> str:
 def enqueue(db, to_number: str, body: str, *, kind: str = "reply", idempotency_key: str | None = None,
             not_before: float = 0.0, expires_at: float | None = None, sensitive: bool = False,
             channel: str | None = None, campaign_id: int | None = None, subscriber_id: int | None = None,
-            max_age_hours: float = 24.0) -> int | None:
+            max_age_hours: float = 24.0, config: dict | None = None) -> int | None:
     """Queue one SMS; returns its id, or None when a row with the same idempotency key already exists.
 
     ``sensitive`` rows (anything sent to a person who asked for help) lose their number and text once sent.
     ``channel`` asks for a channel; routing uses it while it is available and falls back otherwise.
     Without an ``idempotency_key`` one is made up, so every row has one (SMSSync and the logs refer to it).
+    With the ``config``, a text longer than its route's [channels.*] max_segments raises routing.RouteLimit.
     """
     seg = count(body)
+    if config is not None:
+        from gateway import routing  # routing reads channel health, which reads the outbox
+        routing.check_length(config, to_number, seg.segments, channel)
     now = time.time()
     key = idempotency_key or f"auto:{uuid.uuid4().hex}"
     with transaction(db):

@@ -15,10 +15,22 @@ import time
 from dataclasses import dataclass, field
 
 from gateway import health
+from messages.segments import count
 
-PUSH_CHANNELS = ("twilio", "africastalking")
+PUSH_CHANNELS = ("twilio", "africastalking", "kannel", "gammu")
 PULL_CHANNELS = ("smssync",)
 CHANNELS = PUSH_CHANNELS + PULL_CHANNELS
+# Channels behind a device that must be heard from (the phone polls, gammu-smsd updates its modem's row).
+POLLED_CHANNELS = ("smssync", "gammu")
+
+
+class RouteLimit(ValueError):
+    """A message longer than its route carries: refused before it is queued, never cut."""
+
+
+def max_segments(config: dict, channel: str | None) -> int:
+    """The route's [channels.<name>] max_segments; 0: no limit."""
+    return int(config.get(f"channels.{channel}", {}).get("max_segments") or 0) if channel else 0
 
 
 def configured_channels(config: dict) -> list[str]:
@@ -34,6 +46,10 @@ def configured_channels(config: dict) -> list[str]:
             continue
         if name == "smssync" and not section["secret"]:
             continue  # a phone without a shared secret would hand messages to anyone who asks
+        if name == "kannel" and not (section["sendsms_url"] and section["username"]):
+            continue
+        if name == "gammu" and not section["smsd_database"]:
+            continue
         found.append(name)
     return found
 
@@ -48,7 +64,7 @@ def available_channels(config: dict, db, now: float | None = None) -> set[str]:
         # open until a time further ahead than a circuit ever opens for: the clock was set back; it has had its rest
         if row.get("open_until") and now < row["open_until"] <= now + longest:
             continue
-        if name in PULL_CHANNELS:
+        if name in POLLED_CHANNELS:
             seen = row.get("last_seen")
             if not seen or now - seen > config[f"channels.{name}"]["offline_after_seconds"]:
                 continue
@@ -71,36 +87,107 @@ class Router:
     rules: list[tuple[str, str]]  # (prefix, channel), in order
     available: set[str]
     fallback: list[str] = field(default_factory=list)  # push channels tried when no rule matches
+    limits: dict[str, int] = field(default_factory=dict)  # channel -> max segments; a longer message skips it
 
-    def choose(self, to_number: str, requested: str | None = None) -> str | None:
-        if requested in self.available:
+    def _fits(self, channel: str, segments: int) -> bool:
+        return not self.limits.get(channel) or segments <= self.limits[channel]
+
+    def choose(self, to_number: str, requested: str | None = None, segments: int = 1) -> str | None:
+        if requested in self.available and self._fits(requested, segments):
             return requested
         for prefix, channel in self.rules:
-            if channel in self.available and (to_number or "").startswith(prefix):
+            if channel in self.available and (to_number or "").startswith(prefix) and self._fits(channel, segments):
                 return channel
-        return next((c for c in self.fallback if c in self.available), None)
+        return next((c for c in self.fallback if c in self.available and self._fits(c, segments)), None)
 
-    def sql(self) -> tuple[str, list]:
-        """The same choice as ``choose`` over the outbox columns, as (expression, parameters)."""
+    def sql(self, number: str = "to_number", requested: str = "requested_channel",
+            segments: str = "segments") -> tuple[str, list]:
+        """The same choice as ``choose`` over the outbox columns (or others named), as (expression, parameters)."""
         whens, params = [], []
-        available = sorted(self.available)
-        if available:
-            whens.append(f"WHEN requested_channel IN ({', '.join('?' for _ in available)}) THEN requested_channel")
-            params += available
+        for channel in sorted(self.available):
+            whens.append(f"WHEN {requested} = ?{self._fits_sql(channel, segments)} THEN ?")
+            params += [channel, channel]
         for prefix, channel in self.rules:
             if channel in self.available:
-                whens.append("WHEN to_number LIKE ? ESCAPE '\\' THEN ?")
+                whens.append(f"WHEN {number} LIKE ? ESCAPE '\\'{self._fits_sql(channel, segments)} THEN ?")
                 params += [_like_prefix(prefix), channel]
-        default = next((c for c in self.fallback if c in self.available), None)
+        for channel in self.fallback:
+            if channel in self.available:
+                whens.append(f"WHEN 1{self._fits_sql(channel, segments)} THEN ?")
+                params.append(channel)
         if not whens:
-            return "?", [default]
-        return f"CASE {' '.join(whens)} ELSE ? END", params + [default]
+            return "NULL", []
+        return f"CASE {' '.join(whens)} ELSE NULL END", params
+
+    def _fits_sql(self, channel: str, segments: str) -> str:
+        limit = self.limits.get(channel)
+        return f" AND coalesce({segments}, 1) <= {int(limit)}" if limit else ""
 
 
 def _like_prefix(prefix: str) -> str:
     return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+def _limits(config: dict) -> dict[str, int]:
+    return {name: max_segments(config, name) for name in CHANNELS if max_segments(config, name)}
+
+
 def build(config: dict, db, now: float | None = None) -> Router:
     return Router(rules=_rules(config), available=available_channels(config, db, now),
-                  fallback=list(PUSH_CHANNELS))
+                  fallback=list(PUSH_CHANNELS), limits=_limits(config))
+
+
+def planned(config: dict) -> Router:
+    """The routes as configured, whatever is up now: where a number's messages are meant to go. Limits are left
+    out so that ``choose`` names the route a long message would be refused by, not one it would slip through."""
+    return Router(rules=_rules(config), available=set(configured_channels(config)), fallback=list(PUSH_CHANNELS))
+
+
+def check_length(config: dict, to_number: str, segments: int, requested: str | None = None) -> None:
+    """Refuse a message longer than its planned route carries, naming the route and the limit."""
+    route = planned(config).choose(to_number, requested)
+    limit = max_segments(config, route)
+    if limit and segments > limit:
+        raise RouteLimit(f"{segments} segments: route {route} carries at most {limit} "
+                         f"([channels.{route}] max_segments); shorten the text")
+
+
+def fit(config: dict, to_number: str, body: str, requested: str | None = None) -> list[str]:
+    """A reply as messages its planned route carries: whole if it fits, else several, split between lines (or
+    words, for a line longer than the route). Nothing is cut off: every piece is sent."""
+    limit = max_segments(config, planned(config).choose(to_number, requested))
+    if not limit or count(body).segments <= limit:
+        return [body]
+    pieces, current = [], ""
+    for line in body.split("\n"):
+        candidate = f"{current}\n{line}" if current else line
+        if count(candidate).segments <= limit:
+            current = candidate
+            continue
+        if current:
+            pieces.append(current)
+        current = line
+        while count(current).segments > limit:
+            head, current = _head_that_fits(current, limit)
+            pieces.append(head)
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def _head_that_fits(text: str, limit: int) -> tuple[str, str]:
+    words = text.split(" ")
+    head = ""
+    for i, word in enumerate(words):
+        candidate = f"{head} {word}" if head else word
+        if count(candidate).segments > limit:
+            if head:
+                return head, " ".join(words[i:])
+            break
+        head = candidate
+    else:
+        return head, ""
+    n = len(text)  # a single word longer than the route: cut within it, the rest follows in the next message
+    while n > 1 and count(text[:n]).segments > limit:
+        n -= 1
+    return text[:n], text[n:]

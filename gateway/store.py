@@ -105,6 +105,17 @@ MIGRATIONS = [
     CREATE INDEX login_attempts_user ON login_attempts(username_key, at);
     CREATE INDEX login_attempts_address ON login_attempts(address, at);
     """,
+    # Links that say when they are down: the last message in per channel (the last out is last_success, the last
+    # poll last_seen), and per channel whether staff were told it is down (so they are told once, and again when
+    # it recovers). watched_since: a link never heard from counts its silence from when we started watching it.
+    """
+    ALTER TABLE channel_health ADD COLUMN last_in REAL;
+    CREATE TABLE link_alerts (
+        channel TEXT PRIMARY KEY,
+        watched_since REAL NOT NULL,
+        down_since REAL
+    );
+    """,
 ]
 
 _local = threading.local()

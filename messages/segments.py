@@ -84,3 +84,20 @@ def screen_length(text: str) -> tuple[str, int]:
     """(encoding, length in that encoding's units): how much of a USSD screen the text takes."""
     encoding = "GSM-7" if is_gsm7(text) else "UCS-2"
     return encoding, sum(_unit_widths(text, encoding))
+
+
+def split_parts(text: str) -> list[str]:
+    """The text cut where a handset would cut it into concatenated parts (count(text).segments of them), for a
+    channel that builds the parts itself (gammu-smsd's SQL backend)."""
+    seg = count(text)
+    if seg.segments <= 1:
+        return [text]
+    parts, current, used = [], [], 0
+    for c, w in zip(text, _unit_widths(text, seg.encoding)):
+        if used + w > PART[seg.encoding]:
+            parts.append("".join(current))
+            current, used = [], 0
+        current.append(c)
+        used += w
+    parts.append("".join(current))
+    return parts

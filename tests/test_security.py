@@ -99,8 +99,8 @@ PUBLIC_GET = {"health.healthz", "referrals.ledger_head", "console.login", "conso
 def expected_without_credentials(rule, method: str) -> set[int]:
     """The documented refusal of each route, for a request that carries no credentials at all."""
     path = rule.rule
-    if path.startswith(("/hooks/africastalking/<token>", "/hooks/ussd/<token>")):
-        return {404}  # AT signs nothing: the unguessable token in the path is the credential
+    if path.startswith(("/hooks/africastalking/<token>", "/hooks/ussd/<token>", "/hooks/kannel/<token>")):
+        return {404}  # AT and Kannel sign nothing: the unguessable token in the path is the credential
     if path.startswith("/hooks/twilio/"):
         return {403}  # X-Twilio-Signature
     if path == "/hooks/smssync":
