@@ -63,6 +63,27 @@ def _package_sections(ctx):
             yield section(ctx)
 
 
+    @main.group()
+    def gammu():
+        """The USB modem channel (gammu-smsd's SQL backend on SQLite)."""
+
+    @gammu.command("init-db")
+    @click.argument("path", type=click.Path(dir_okay=False))
+    def gammu_init_db(path):
+        """Create the SQLite file gammu-smsd and Dalil share (gammu-smsd's schema, version 17)."""
+        import sqlite3
+        from pathlib import Path
+        target = Path(path)
+        if target.exists():
+            raise click.ClickException(f"{path} exists: remove it first, or point [channels.gammu] smsd_database at it")
+        schema = Path(__file__).parent / "channels" / "gammu_smsd.sql"
+        conn = sqlite3.connect(target)
+        conn.executescript(schema.read_text())
+        conn.close()
+        click.echo(f"created {path}: set [smsd] database/dbdir in gammu-smsd's config and "
+                   f"[channels.gammu] smsd_database in Dalil's (docs/gammu.md)")
+
+
 def _when(ts) -> str:
     if not ts:
         return "-"
@@ -104,3 +125,16 @@ def _print_status(snap: dict) -> None:
         channels.add_row(name, routing, _when(info.get("last_success")), _when(info.get("last_error")),
                          info.get("last_error_text") or "")
     console.print(channels)
+    _print_links(console, snap.get("links", {}))
+
+
+def _print_links(console, links: dict) -> None:
+    """One line per link: staff read `dalil status` first when SMS stop arriving."""
+    for name, link in sorted(links.items()):
+        polled = f", last poll {_when(link['last_poll'])}" if link["polled"] else ""
+        heard = f"last in {_when(link['last_in'])}, last out {_when(link['last_out'])}{polled}"
+        if link["down"]:
+            console.print(f"[bold red]LINK DOWN[/]: {name} silent for {_age(link['silent_seconds'])} "
+                          f"(limit {_age(link['silent_after_seconds'])}; {heard})", highlight=False)
+        else:
+            console.print(f"link up: {name} ({heard})", highlight=False)

@@ -245,7 +245,30 @@ def preview(ctx, db, campaign: Campaign, now: float | None = None) -> dict:
             "audience": campaign.audience.describe(), "recipients": recipients, "languages": languages,
             "texts": texts, "total_segments": total, "price_per_segment": settings["price_per_segment"],
             "currency": settings["currency"], "estimated_cost": round(total * settings["price_per_segment"], 3),
-            **timing, "warnings": _warnings(campaign, languages, texts, recipients, timing)}
+            **timing, "route_limits": (limits := route_problems(ctx, db, campaign)),
+            "warnings": limits + _warnings(campaign, languages, texts, recipients, timing)}
+
+
+def route_problems(ctx, db, campaign: Campaign) -> list[str]:
+    """Texts longer than the route their recipients' messages are meant to take ([channels.*] max_segments):
+    refused at preview and at send, naming the route and the limit, never cut."""
+    from gateway import routing
+    config = ctx.config
+    limits = {c: routing.max_segments(config, c) for c in routing.CHANNELS if routing.max_segments(config, c)}
+    if not limits:
+        return []
+    route, route_params = routing.planned(config).sql(number="s.phone", requested="NULL", segments="1")
+    where, params = campaign.audience.where()
+    rows = db.execute(f"SELECT {route} AS route, s.language, count(*) FROM subscribers s WHERE {where} "  # noqa: S608 (fixed names, bound values)
+                      f"GROUP BY route, s.language ORDER BY route, s.language", route_params + params).fetchall()
+    problems = []
+    for channel, lang, n in rows:
+        used = lang if lang in campaign.texts else campaign.fallback_language
+        segments = count(campaign.texts[used]).segments
+        if limits.get(channel) and segments > limits[channel]:
+            problems.append(f"text ({used}): {segments} segments for {n} recipient(s) on route {channel}, which "
+                            f"carries at most {limits[channel]} ([channels.{channel}] max_segments); shorten it")
+    return problems
 
 
 def _timing(ctx, campaign: Campaign, recipients: int, now: float) -> dict:
@@ -288,6 +311,8 @@ def send(ctx, db, campaign: Campaign, now: float | None = None, progress=None) -
     check_texts(ctx.config, campaign.texts, campaign.fallback_language)  # the config may have changed since
     _check_schedule(ctx, campaign.schedule, campaign.send_at, campaign.cron, now)
     info = preview(ctx, db, campaign, now)
+    if info["route_limits"]:
+        raise CampaignError("; ".join(info["route_limits"]) + "; nothing queued")
     if not info["recipients"]:
         raise CampaignError(f"audience: matches nobody ({campaign.audience.describe()}); nothing queued")
     if info["finishes_at"] and info["finishes_at"] > info["expires_at"]:
@@ -387,6 +412,8 @@ def run_scheduled(ctx, db, campaign_id: int, now: float) -> dict | None:
         if now - due > grace:
             log.warning("campaign %s: the run due %s was missed by %.0f min (gateway down?); skipped",
                         campaign_id, schedules.show(due, _tz(ctx)), (now - due) / 60)
+        elif problems := route_problems(ctx, db, campaign):  # the routes changed since it was scheduled
+            log.warning("campaign %s: not queued: %s", campaign_id, "; ".join(problems))
         else:
             run = queue_run(ctx, db, campaign, run_key=f"{due:.0f}", due=due, now=now)
             if not run["queued"] and run["run"] is not None:
@@ -420,8 +447,11 @@ def test_send(ctx, db, campaign: Campaign, numbers: list[str] | None = None) -> 
     with transaction(db):
         for number in targets:
             for lang in (lang for lang in LANGUAGES if lang in campaign.texts):
-                outbox.enqueue(db, number, campaign.texts[lang], kind="test",
-                               idempotency_key=f"test:{campaign.id}:{tag}:{number}:{lang}")
+                try:
+                    outbox.enqueue(db, number, campaign.texts[lang], kind="test", config=ctx.config,
+                                   idempotency_key=f"test:{campaign.id}:{tag}:{number}:{lang}")
+                except ValueError as e:  # gateway.routing.RouteLimit: the text is longer than the route carries
+                    raise CampaignError(f"text ({lang}): {e}") from None
     return len(targets) * len(campaign.texts)
 
 

@@ -135,3 +135,19 @@ def test_a_modem_that_stops_polling_leaves_routing(app, smsd):
     smsd.stop()
     later = time.time() + config["channels.gammu"]["offline_after_seconds"] + 1
     assert "gammu" not in routing.available_channels(config, ctx_of(app).db(), later)
+
+
+def test_dalil_gammu_init_db_creates_the_file_gammu_smsd_accepts(tmp_path):
+    from click.testing import CliRunner
+
+    from gateway.cli import main
+    smsd = GammuSmsd(tmp_path / "g2")
+    path = smsd.database
+    result = CliRunner().invoke(main, ["gammu", "init-db", str(path)])
+    assert result.exit_code == 0, result.output
+    try:
+        smsd.start()  # gammu-smsd checks the schema version and registers its modem
+    finally:
+        smsd.stop()
+    again = CliRunner().invoke(main, ["gammu", "init-db", str(path)])
+    assert again.exit_code != 0 and "exists" in again.output
