@@ -94,8 +94,9 @@ def kannel_plain_loop(kannel, n: int) -> float:
 
 
 def kannel_dispatcher_run(kannel, n: int, workdir: str) -> tuple[float, int]:
+    # no webhook token: no dlr-url, as in the plain loop
     section = {"enabled": True, "sendsms_url": kannel.sendsms_url, "username": kannel.username,
-               "password": kannel.password, "smsc": "mt", "sender_id": "DALIL"}  # no webhook token: no dlr-url, as in the plain loop
+               "password": kannel.password, "smsc": "mt", "sender_id": "DALIL"}
     cfg = load({"gateway": {"database": f"{workdir}/bench-k-{time.monotonic_ns()}.db", "keys_dir": f"{workdir}/keys",
                             "log_level": "WARNING"},
                 "channels": {"kannel": section, "africastalking": {"enabled": False}},

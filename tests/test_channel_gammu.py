@@ -14,9 +14,8 @@ from gateway.channels import gammu
 from gateway.dispatcher import Dispatcher
 from gateway.store import close_thread_connections
 from messages.segments import count
-from programs import HAVE_GAMMU, GammuSmsd, wait_for
+from programs import GammuSmsd, wait_for
 
-pytestmark = pytest.mark.skipif(not HAVE_GAMMU, reason="Debian's gammu-smsd and libdbd-sqlite3 (.ci/run installs them)")
 
 ARABIC = ("مرحبا بكم في دليل. يفتح مكتب التشغيل بالقيروان أبوابه يوم الاثنين للتسجيل في برنامج التكوين المهني "
           "للشباب، احضروا بطاقة التعريف.")
