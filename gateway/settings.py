@@ -92,7 +92,6 @@ SCHEMA = {
         "enabled": Key(bool, False),
         "smsd_database": Key(str, "", doc="gammu-smsd's SQLite file (its SQL backend, docs/gammu.md)"),
         "phone_id": Key(str, "", doc="gammu-smsd PhoneID of the modem that sends; empty: any modem on the file"),
-        "sender_id": Key(str, "", doc="unused by a SIM (the network sets the sender); kept for symmetry"),
         "max_segments": Key(int, 0, doc="most segments a message may have through the modem; 0: no limit"),
         "messages_per_second": Key(float, 0.2, doc="a GSM modem sends about one SMS every few seconds"),
         "offline_after_seconds": Key(float, 300.0,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway import create_app, outbox
+from gateway import create_app, outbox, routing
 from gateway.dispatcher import Dispatcher, DispatcherPool
 from gateway.store import close_thread_connections
 from harness import LiveServer
@@ -158,3 +158,14 @@ def test_bearerbox_killed_mid_campaign_loses_nothing(app, live, kannel):
     assert duplicates <= 2 * 2  # at most what was in flight: one message per worker, each side of the kill
     assert sent_before < n
     assert states(app).get("queued", 0) == 0 and states(app).get("sending", 0) == 0
+
+
+def test_a_long_message_is_refused_on_a_one_segment_route_and_never_reaches_the_smsc(app, live, kannel):
+    ctx = app.extensions["dalil"]
+    ctx.config["channels.kannel"]["max_segments"] = 1  # this aggregator's route carries no concatenated SMS
+    with pytest.raises(routing.RouteLimit, match=r"2 segments: route kannel carries at most 1"):
+        outbox.enqueue(db_of(app), "+21620123456", ARABIC, kind="notice", config=ctx.config)
+    outbox.enqueue(db_of(app), "+21620123456", "Salon de l'emploi lundi.", kind="notice", config=ctx.config)
+    drain(app)
+    assert [m.text() for m in wait_for(lambda: arrived(kannel, "+21620123456", 1), what="the short one")] == [
+        "Salon de l'emploi lundi."]
