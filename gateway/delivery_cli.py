@@ -51,18 +51,6 @@ def register(main: click.Group) -> None:
         for line in lines:
             click.echo(line)
 
-
-def _package_sections(ctx):
-    """Packages add their own figures through a ``status_section(ctx)`` in their runtime module."""
-    import importlib
-
-    from gateway import INIT_MODULES
-    for name in INIT_MODULES:
-        section = getattr(importlib.import_module(name), "status_section", None)
-        if section is not None:
-            yield section(ctx)
-
-
     @main.group()
     def gammu():
         """The USB modem channel (gammu-smsd's SQL backend on SQLite)."""
@@ -82,6 +70,17 @@ def _package_sections(ctx):
         conn.close()
         click.echo(f"created {path}: set [smsd] database/dbdir in gammu-smsd's config and "
                    f"[channels.gammu] smsd_database in Dalil's (docs/gammu.md)")
+
+
+def _package_sections(ctx):
+    """Packages add their own figures through a ``status_section(ctx)`` in their runtime module."""
+    import importlib
+
+    from gateway import INIT_MODULES
+    for name in INIT_MODULES:
+        section = getattr(importlib.import_module(name), "status_section", None)
+        if section is not None:
+            yield section(ctx)
 
 
 def _when(ts) -> str:
