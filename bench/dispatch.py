@@ -64,9 +64,13 @@ def dispatcher_run(url: str, n: int, workdir: str, rate: float | None = None,
     dispatcher = {"batch": 100, "poll_seconds": 0.05}
     if rate:
         dispatcher["rate_segments_per_second"] = {"twilio": rate}
+    return run_pool({"channels": {"twilio": twilio}, "dispatcher": dispatcher}, n, workdir, workers)
+
+
+def run_pool(sections: dict, n: int, workdir: str, workers: int | None = None) -> tuple[float, int]:
+    """n messages queued on a fresh database, then the dispatcher pool until the outbox is empty: (msg/s, sent)."""
     cfg = load({"gateway": {"database": f"{workdir}/bench-{time.monotonic_ns()}.db", "keys_dir": f"{workdir}/keys",
-                            "log_level": "WARNING"},
-                "channels": {"twilio": twilio}, "dispatcher": dispatcher})
+                            "log_level": "WARNING"}, **sections})
     ctx = initialize(cfg)
     db = ctx.db()
     for i in range(n):  # not "blast": blasts wait out quiet hours (messages.sendcheck), and this runs at any hour
@@ -97,22 +101,8 @@ def kannel_dispatcher_run(kannel, n: int, workdir: str) -> tuple[float, int]:
     # no webhook token: no dlr-url, as in the plain loop
     section = {"enabled": True, "sendsms_url": kannel.sendsms_url, "username": kannel.username,
                "password": kannel.password, "smsc": "mt", "sender_id": "DALIL"}
-    cfg = load({"gateway": {"database": f"{workdir}/bench-k-{time.monotonic_ns()}.db", "keys_dir": f"{workdir}/keys",
-                            "log_level": "WARNING"},
-                "channels": {"kannel": section, "africastalking": {"enabled": False}},
-                "dispatcher": {"batch": 100, "poll_seconds": 0.05, "routes": [["+216", "kannel"]]},
-                "links": {"check_seconds": 3600}})
-    ctx = initialize(cfg)
-    db = ctx.db()
-    for i in range(n):
-        outbox.enqueue(db, TO, f"dispatched {i}", kind="notice")
-    pool = DispatcherPool(ctx)
-    started = time.perf_counter()
-    pool.start(until_empty=True).join()
-    elapsed = time.perf_counter() - started
-    sent = outbox.counts_by_state(db).get("sent", 0)
-    close_thread_connections()
-    return n / elapsed, sent
+    return run_pool({"channels": {"kannel": section, "africastalking": {"enabled": False}},
+                     "dispatcher": {"batch": 100, "poll_seconds": 0.05, "routes": [["+216", "kannel"]]}}, n, workdir)
 
 
 def kannel_bench(messages: int, rounds: int) -> bool:

@@ -225,9 +225,12 @@ def record_receipt(db, channel: str, provider_id: str, delivered: bool, error: s
     """A delivery report: delivered, or failed with its reason. False when no sent row has this provider id."""
     now = time.time() if now is None else now
     if delivered:
+        # from 'sending' too (a report can overtake the phone's "sent"): delivered is final, so a sensitive row
+        # loses its number and text here as well
         cur = db.execute(
-            "UPDATE outbox SET state = 'delivered', delivered_at = ?, updated_at = ? "
-            "WHERE channel = ? AND provider_id = ? AND state IN ('sent', 'sending', 'delivered')",
+            f"UPDATE outbox SET state = 'delivered', delivered_at = ?, updated_at = ?, {_WIPE_IF_SENSITIVE}, "  # noqa: S608 (fixed names, bound values)
+            f"lease_owner = NULL, lease_until = NULL "
+            f"WHERE channel = ? AND provider_id = ? AND state IN ('sent', 'sending', 'delivered')",
             [now, now, channel, provider_id])
     else:
         cur = db.execute(

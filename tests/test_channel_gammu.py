@@ -14,11 +14,10 @@ from gateway.channels import gammu
 from gateway.dispatcher import Dispatcher
 from gateway.store import close_thread_connections
 from messages.segments import count
-from programs import GammuSmsd, wait_for
+from programs import ARABIC_NOTICE, GammuSmsd, wait_for
 
 
-ARABIC = ("مرحبا بكم في دليل. يفتح مكتب التشغيل بالقيروان أبوابه يوم الاثنين للتسجيل في برنامج التكوين المهني "
-          "للشباب، احضروا بطاقة التعريف.")
+ARABIC = ARABIC_NOTICE
 FRENCH = "Bonjour : le bureau de l'emploi ouvre lundi."
 
 

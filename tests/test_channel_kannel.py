@@ -13,13 +13,12 @@ from gateway.dispatcher import Dispatcher, DispatcherPool
 from gateway.store import close_thread_connections
 from harness import LiveServer
 from messages.segments import count
-from programs import Kannel, wait_for
+from programs import ARABIC_NOTICE, Kannel, wait_for
 
 
 TOKEN = "kannel-hook-5b1e"
 CALLER = "+21620111222"
-ARABIC = ("مرحبا بكم في دليل. يفتح مكتب التشغيل بالقيروان أبوابه يوم الاثنين للتسجيل في برنامج التكوين المهني "
-          "للشباب، احضروا بطاقة التعريف.")
+ARABIC = ARABIC_NOTICE
 FRENCH = "Bonjour : le bureau de l'emploi de Kairouan ouvre lundi. Apportez votre carte d'identité."
 
 

@@ -199,3 +199,15 @@ def test_availability_follows_config_circuit_and_phone_polls(make_config):
     health.record_success(db, "twilio", now + 31)
     assert health.channel_rows(db)["twilio"]["consecutive_failures"] == 0
     close_thread_connections()
+
+
+def test_a_delivery_report_that_overtakes_the_sent_confirmation_still_wipes_a_sensitive_row(ctx):
+    db = ctx.db()
+    msg_id = outbox.enqueue(db, "+21620123456", "your code R-ABC123", kind="reply", sensitive=True)
+    router = routing.Router(rules=[], available={"smssync"}, fallback=["smssync"])
+    claimed = outbox.claim(db, "phone", router.sql(), ["smssync"], 10, 60,
+                           provider_id_sql="coalesce(provider_id, lower(hex(randomblob(16))))")
+    assert [m.id for m in claimed] == [msg_id]
+    assert outbox.record_receipt(db, "smssync", claimed[0].provider_id, True)
+    row = db.execute("SELECT state, to_number, body, lease_owner FROM outbox WHERE id = ?", [msg_id]).fetchone()
+    assert tuple(row) == ("delivered", None, None, None)
