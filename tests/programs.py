@@ -22,7 +22,6 @@ from pathlib import Path
 FAKESMSC = "/usr/lib/kannel/test/fakesmsc"
 GAMMU_SCHEMA = Path(__file__).resolve().parent.parent / "gateway" / "channels" / "gammu_smsd.sql"
 HAVE_KANNEL = all(shutil.which(p) or Path(p).exists() for p in ("bearerbox", "smsbox", FAKESMSC))
-HAVE_GAMMU = shutil.which("gammu-smsd") is not None
 
 # Two UCS-2 segments: what an Arabic notice costs on a carrier route.
 ARABIC_NOTICE = ("مرحبا بكم في دليل. يفتح مكتب التشغيل بالقيروان أبوابه يوم الاثنين للتسجيل في برنامج التكوين "
