@@ -74,20 +74,23 @@ def _sample() -> str:
 @bp.get("/<int:poll_id>")
 @ui.area("polls")
 def poll_page(poll_id: int):
-    poll = _poll_or_404(poll_id)
+    return _page(_poll_or_404(poll_id))
+
+
+def _page(poll, status: int = 200, error: str | None = None):
+    """A poll's results (and, for staff, its checks and buttons); ``error``: why the last step was refused."""
+    ctx, db = dalil(), dalil().db()
     built = _built(poll)
-    lang, names = ui.lang(), _area_names()
-    chart_list = {}
-    for n, q in enumerate(built["questions"], start=1):
-        if q["type"] == "choice":
-            chart_list[n] = charts.shares([(o["label"][lang], o["count"], o["percent"]) for o in q["options"]],
-                                          ui.t("console.polls.chart", n=n), rtl=is_rtl(lang), number=ui.number,
-                                          hidden_text=ui.t("console.polls.hidden"))
-    row = store.get(dalil().db(), poll_id)
-    problems = lifecycle.problems(dalil(), dalil().db(), poll) if poll.state == "draft" else []
-    return ui.render("polls/poll.html", poll=poll, built=built, charts=chart_list, names=names, manager=_manager(),
-                     problems=problems, campaign_id=row["campaign_id"], done=request.args.get("done"),
-                     error=None, done_count=request.args.get("n", ""))
+    lang = ui.lang()
+    chart_list = {n: charts.shares([(o["label"][lang], o["count"], o["percent"]) for o in q["options"]],
+                                   ui.t("console.polls.chart", n=n), rtl=is_rtl(lang), number=ui.number,
+                                   hidden_text=ui.t("console.polls.hidden"))
+                  for n, q in enumerate(built["questions"], start=1) if q["type"] == "choice"}
+    problems = lifecycle.problems(ctx, db, poll) if poll.state == "draft" else []
+    return ui.render("polls/poll.html", status, poll=poll, built=built, charts=chart_list, names=_area_names(),
+                     manager=_manager(), problems=problems, campaign_id=store.get(db, poll.id)["campaign_id"],
+                     done=None if error else request.args.get("done"), error=error,
+                     done_count=request.args.get("n", ""))
 
 
 @bp.post("/<int:poll_id>/edit")
@@ -152,11 +155,7 @@ def poll_step(poll_id: int, step: str):
         campaign_id = lifecycle.invite(ctx, db, poll.id)
         return redirect(url_for("console.campaign_page", campaign_id=campaign_id), 303)
     except PollError as e:
-        built = _built(poll)
-        problems = lifecycle.problems(ctx, db, poll) if poll.state == "draft" else []
-        return ui.render("polls/poll.html", 409, poll=poll, built=built, charts={}, names=_area_names(), manager=True,
-                         problems=problems, campaign_id=store.get(db, poll_id)["campaign_id"], done=None,
-                         error=str(e), done_count="")
+        return _page(lifecycle.load(db, poll.id), 409, str(e))
 
 
 @bp.get("/<int:poll_id>.csv")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from flows import sms as conversation
 from messages.keywords import fold
 from polls import store
+from polls.model import KEYWORD
 
 
 def _subscriber_language(ctx, db, phone: str) -> str | None:
@@ -21,15 +22,14 @@ def _subscriber_language(ctx, db, phone: str) -> str | None:
 
 
 def handle(ctx, db, sms) -> list[str] | None:
-    said = fold(sms.text)
-    first, _, rest = said.partition(" ")
-    if not first or not first.isascii():
+    first = fold(sms.text).partition(" ")[0]
+    if not KEYWORD.match(first):
         return None
-    for row in store.listing(db, ("open", "closed")):  # newest first: a reused keyword means the open poll
-        if fold(row["keyword"]) != first:
-            continue
-        lang = _subscriber_language(ctx, db, sms.phone)
-        if row["state"] == "open":
-            return conversation.start_at(ctx, db, sms.phone, "poll_begin", {"poll_start": row["id"]}, rest, lang)
-        return conversation.start_at(ctx, db, sms.phone, "poll_closed", {}, lang=lang)
-    return None
+    row = store.by_keyword(db, first)
+    if row is None:
+        return None
+    rest = fold(sms.text).partition(" ")[2]
+    lang = _subscriber_language(ctx, db, sms.phone)
+    if row["state"] == "open":
+        return conversation.start_at(ctx, db, sms.phone, "poll_begin", {"poll_start": row["id"]}, rest, lang)
+    return conversation.start_at(ctx, db, sms.phone, "poll_closed", {}, lang=lang)

@@ -135,6 +135,17 @@ def close_due(ctx, db) -> list[int]:
     return due
 
 
+def housekeeping(ctx, db) -> list[int]:
+    """The `dalil serve` job: close polls past their last day; while any is open, fold the WAL into the file.
+
+    Between checkpoints the WAL keeps page images of recent commits, each one a respondent's hash and counter
+    increments together: truncating it every few minutes bounds how long a copy of it could pair them."""
+    closed = close_due(ctx, db)
+    if store.listing(db, ("open",)):
+        scrub_wal(db)
+    return closed
+
+
 def is_answerable(ctx, poll: Poll) -> bool:
     return poll.state == "open" and poll.opens <= today(ctx) <= poll.closes
 
@@ -159,7 +170,7 @@ def invite(ctx, db, poll_id: int, rate_per_minute: int | None = None) -> int:
             campaign_id = campaigns.create(
                 ctx, db, name=f"Poll {poll.keyword}"[:100], texts=texts,
                 fallback_language=ctx.config["gateway"]["default_language"],
-                audience={k: v for k, v in poll.audience.items()}, rate_per_minute=rate_per_minute,
+                audience=dict(poll.audience), rate_per_minute=rate_per_minute,
                 expiry_hours=_hours_until_close(ctx, poll))
             store.set_campaign(db, poll_id, campaign_id)
     except campaigns.CampaignError as e:

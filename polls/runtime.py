@@ -1,4 +1,5 @@
-"""Hooks the gateway calls around `dalil serve`: the job that closes polls whose last day has passed."""
+"""Hooks the gateway calls around `dalil serve`: the job that closes polls whose last day has passed and, while
+a poll is open, truncates the WAL (polls.lifecycle.housekeeping)."""
 from __future__ import annotations
 
 import logging
@@ -11,7 +12,7 @@ def close_due_now(ctx) -> list[int]:
     from gateway.store import close_thread_connections
     from polls import lifecycle
     try:
-        return lifecycle.close_due(ctx, ctx.db())
+        return lifecycle.housekeeping(ctx, ctx.db())
     except Exception:  # a failed run must not kill the scheduler; the next run retries
         log.exception("polls: closing run failed")
         return []

@@ -89,6 +89,12 @@ def listing(db, states: tuple[str, ...] = ("draft", "open", "closed")) -> list[d
     return [_row(r) for r in rows]
 
 
+def by_keyword(db, keyword: str) -> dict | None:
+    """The poll an SMS keyword means: the open one, else the latest closed one (drafts answer nothing)."""
+    return _row(db.execute(f"SELECT {COLUMNS} FROM polls WHERE upper(keyword) = upper(?) AND state != 'draft' "  # noqa: S608 (fixed columns)
+                           "ORDER BY state = 'open' DESC, id DESC LIMIT 1", [keyword]).fetchone())
+
+
 def keyword_taken(db, keyword: str, except_id: int | None = None) -> bool:
     return db.execute("SELECT 1 FROM polls WHERE upper(keyword) = upper(?) AND state != 'closed' AND id IS NOT ?",
                       [keyword, except_id]).fetchone() is not None

@@ -72,7 +72,13 @@ def test_answers_after_the_last_day_are_refused_and_the_closing_job_destroys_the
     assert answers.record(db, poll, "+21620000001", [1, 3, 1], "kairouan", "ar")
     assert not answers.record(db, poll, "+21620000001", [2, 3, 1], "kairouan", "ar")  # once per person
     assert answers.ask_for_result(db, poll, "+21620000001", "ar")
-    assert lifecycle.is_answerable(ctx, poll) and lifecycle.close_due(ctx, db) == []
+    assert lifecycle.is_answerable(ctx, poll)
+    # while open, the job folds the WAL (where a commit pairs a hash with its counters) into the file
+    from pathlib import Path
+    wal = Path(ctx.db_path + "-wal")
+    tag = db.execute("SELECT tag FROM poll_voters").fetchone()[0]
+    assert tag in wal.read_bytes()
+    assert lifecycle.housekeeping(ctx, db) == [] and wal.stat().st_size == 0
     day_after = (date.fromisoformat(raw["closes"]) + timedelta(days=1)).isoformat()
     monkeypatch.setattr(lifecycle, "today", lambda _ctx: day_after)
     assert not lifecycle.is_answerable(ctx, poll)
