@@ -18,8 +18,6 @@ from polls.model import PollError
 
 bp = Blueprint("polls", __name__, url_prefix="/polls", template_folder="templates")
 
-DONE = ("created", "saved", "opened", "closed", "invited")
-
 
 def _poll_or_404(poll_id: int):
     try:

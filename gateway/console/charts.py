@@ -103,7 +103,8 @@ def shares(items: list[tuple[str, int | None, float | None]], title: str, *, rtl
     for i, (label, count, percent) in enumerate(items):
         y = 4 + i * row_h
         w = span * (percent or 0) / 100
-        shown = hidden_text if count is None else f"{number(count)} · {number(percent)}%"
+        shown = hidden_text if count is None else number(count) if percent is None else \
+            f"{number(count)} · {number(percent)}%"
         label_x, bar_x, value_x = (width - 8, width - label_w - w, width - label_w - w - 6) if rtl else \
             (label_w - 8, label_w, label_w + w + 6)
         anchor_label, anchor_value = ("start", "start") if rtl else ("end", "start")
