@@ -109,8 +109,9 @@ class Phone:
         return self.ctx.db().execute("SELECT coalesce(max(id), 0) FROM outbox").fetchone()[0]
 
     def _show_new_sms(self) -> None:
-        rows = self.ctx.db().execute("SELECT id, body FROM outbox WHERE id > ? AND to_number = ? ORDER BY id",
-                                     [self.last_outbox, self.phone]).fetchall()
+        from gateway import outbox
+        rows = [(r["id"], r["body"]) for r in outbox.readable(self.ctx.db(), self.last_outbox)
+                if r["to_number"] == self.phone]
         for row_id, body in rows:
             self.last_outbox = row_id
             if body:

@@ -17,7 +17,7 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
 from gateway import config as config_module
-from gateway import keys, logs, store
+from gateway import keys, logs, procguard, store
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +78,17 @@ def initialize(cfg: dict) -> Dalil:
     if gw["database"] != ":memory:":
         Path(gw["database"]).parent.mkdir(parents=True, exist_ok=True)
     Path(gw["keys_dir"]).mkdir(parents=True, exist_ok=True)
+    from gateway import contacts, outbox, routing  # they import this module's dalil()
     ctx = Dalil(cfg)
+    routing.install(cfg)
+    contacts.configure(gw["keys_dir"], gw["caller_window_days"])
     store.migrate(ctx.db())
+    with store.transaction(ctx.db()):
+        dropped = outbox.drop_orphans(ctx.db())  # sealed by a process that is gone: nobody can open them now
+    if dropped:
+        log.warning("%d sealed message(s) dropped: the process holding their key stopped before sending them",
+                    dropped)
+        store.scrub_wal(ctx.db())
     keys.signing_key(ctx.keys_dir)
     ctx.secret("contacts")
     return ctx
@@ -87,6 +96,7 @@ def initialize(cfg: dict) -> Dalil:
 
 def create_app(config=None) -> Flask:
     cfg = config_module.load(config)
+    procguard.lock_down()  # before any caller's answer or sealed reply is in memory
     logs.setup(cfg["gateway"]["log_level"], cfg["gateway"]["log_file"])
     ctx = initialize(cfg)
     app = Flask(__name__)
@@ -97,6 +107,8 @@ def create_app(config=None) -> Flask:
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.json.ensure_ascii = False
     app.session_interface = StaffOnlySessions()
+    from gateway import outbox
+    outbox.register_holder(ctx.db())  # the server sends what others seal to it
     _register_blueprints(app)
     _register_error_handlers(app)
     for name in INIT_MODULES:

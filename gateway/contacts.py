@@ -1,18 +1,29 @@
 """What the gateway remembers about a number between sessions: language and governorate, nothing else.
 
-Rows are keyed by an HMAC of the E.164 number, not the number. That keeps the number itself out of the file
-(the privacy tests scan for it); it is not anonymity against someone holding the key and 10^8 guesses, so
-nothing sensitive is ever stored here: no timestamps, no screens visited, no link to a referral.
+Callers are known by a contact key, an HMAC of the E.164 number (``contact_key``); other packages use it too
+(opt-outs). This table does not store it: a row is keyed by an HMAC of the contact key under a key of the
+current *epoch*, half of [gateway] caller_window_days long, kept in keys_dir as contacts-<epoch>.key. A caller
+heard from again is moved to the current epoch. When an epoch ends, the rows of the one before it are deleted
+(secure_delete zeroes their pages) and its key file is overwritten and removed: so the set of numbers that ever
+called cannot be rebuilt beyond the window, by trying 10^8 numbers against the table or anything else on the
+server. Within the window it can, with the keys; so nothing sensitive is stored here: no timestamps, no screens
+visited, no link to a referral. The table has no row ids: insertion order is not kept.
 """
 from __future__ import annotations
 
 import functools
 import hashlib
 import hmac
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from pathlib import Path
 
 import phonenumbers
 
-from gateway.store import single_write
+from gateway.store import single_write, transaction
 
 
 class BadNumber(ValueError):
@@ -40,21 +51,103 @@ def contact_key(secret: bytes, e164: str) -> str:
     return hmac.new(secret, e164.encode(), hashlib.sha256).hexdigest()
 
 
+class _Epochs:
+    """The epoch keys of this process's keys_dir (set by gateway.initialize)."""
+
+    def __init__(self):
+        self.keys_dir: Path | None = None
+        self.length = 15 * 86400.0
+        self.lock = threading.Lock()
+        self.cache: dict[int, bytes] = {}
+        self.swept = -1
+
+
+_epochs = _Epochs()
+
+
+def configure(keys_dir: str, window_days: float) -> None:
+    _epochs.keys_dir = Path(keys_dir)
+    _epochs.length = max(window_days, 1 / 24) / 2 * 86400
+    _epochs.cache.clear()
+    _epochs.swept = -1
+
+
+def current_epoch(now: float | None = None) -> int:
+    return int((time.time() if now is None else now) // _epochs.length)
+
+
+def _epoch_key(epoch: int) -> bytes:
+    with _epochs.lock:
+        if epoch not in _epochs.cache:
+            path = _epochs.keys_dir / f"contacts-{epoch}.key"
+            if not path.exists():
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(secrets.token_bytes(32))
+            _epochs.cache[epoch] = path.read_bytes()
+        return _epochs.cache[epoch]
+
+
+def _row_key(key: str, epoch: int) -> str:
+    return hmac.new(_epoch_key(epoch), key.encode(), hashlib.sha256).hexdigest()
+
+
+def _destroy(path: Path) -> None:
+    """Overwrite in place, then remove: the old key must not stay in the file's blocks."""
+    size = path.stat().st_size
+    with open(path, "r+b") as f:
+        f.write(b"\0" * size)
+        f.flush()
+        os.fsync(f.fileno())
+    path.unlink()
+
+
+def sweep(db, now: float | None = None) -> int:
+    """At an epoch's turn: forget the rows and the key of the epoch before the last. Returns rows deleted."""
+    epoch = current_epoch(now)
+    if _epochs.swept == epoch or _epochs.keys_dir is None:
+        return 0
+    try:
+        deleted = single_write(db, "DELETE FROM contacts WHERE epoch < ?", [epoch - 1]).rowcount
+    except sqlite3.OperationalError:  # read-only or full for now: menus still work, the next call sweeps
+        return 0
+    for path in _epochs.keys_dir.glob("contacts-*.key"):
+        stem = path.stem.split("-", 1)[1]
+        if stem.isdigit() and int(stem) < epoch - 1:
+            _epochs.cache.pop(int(stem), None)
+            _destroy(path)
+    _epochs.swept = epoch
+    return deleted
+
+
 def get(db, key: str) -> dict:
-    row = db.execute("SELECT language, governorate FROM contacts WHERE contact_key = ?", [key]).fetchone()
-    return {"language": row[0], "governorate": row[1]} if row else {"language": None, "governorate": None}
+    epoch = current_epoch()
+    sweep(db)
+    for e in (epoch, epoch - 1):
+        row = db.execute("SELECT language, governorate FROM contacts WHERE contact_key = ?",
+                         [_row_key(key, e)]).fetchone()
+        if row:
+            return {"language": row[0], "governorate": row[1]}
+    return {"language": None, "governorate": None}
 
 
 def remember(db, key: str, **fields) -> None:
     allowed = {k: v for k, v in fields.items() if k in ("language", "governorate")}
     if not allowed:
         return
-    cols = ", ".join(allowed)
-    marks = ", ".join("?" for _ in allowed)
-    updates = ", ".join(f"{k} = excluded.{k}" for k in allowed)
-    single_write(db, f"INSERT INTO contacts (contact_key, {cols}) VALUES (?, {marks}) "  # noqa: S608 (fixed names, bound values)
-                     f"ON CONFLICT(contact_key) DO UPDATE SET {updates}", [key, *allowed.values()])
+    epoch = current_epoch()
+    known = {k: v for k, v in get(db, key).items() if v is not None}
+    values = {**known, **allowed}
+    cols = ", ".join(values)
+    marks = ", ".join("?" for _ in values)
+    updates = ", ".join(f"{k} = excluded.{k}" for k in values)
+    with transaction(db):  # moved to the current epoch: the row under last epoch's key goes
+        db.execute("DELETE FROM contacts WHERE contact_key = ?", [_row_key(key, epoch - 1)])
+        db.execute(f"INSERT INTO contacts (contact_key, epoch, {cols}) VALUES (?, ?, {marks}) "  # noqa: S608 (fixed names, bound values)
+                   f"ON CONFLICT(contact_key) DO UPDATE SET {updates}", [_row_key(key, epoch), epoch, *values.values()])
 
 
 def forget(db, key: str) -> None:
-    db.execute("DELETE FROM contacts WHERE contact_key = ?", [key])
+    epoch = current_epoch()
+    for e in (epoch, epoch - 1):
+        db.execute("DELETE FROM contacts WHERE contact_key = ?", [_row_key(key, e)])

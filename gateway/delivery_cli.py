@@ -116,6 +116,9 @@ def _print_status(snap: dict) -> None:
     for state in STATES:
         states.add_row(state, str(box["by_state"].get(state, 0)))
     console.print(states)
+    if box.get("dropped_at_restart"):
+        console.print(f"{box['dropped_at_restart']} sealed message(s) dropped: the process that held their key "
+                      "stopped before sending them (see README, Delivery)")
     channels = Table(title="Channels")
     for col in ("channel", "routing", "last success", "last error", "error"):
         channels.add_column(col)

@@ -39,6 +39,7 @@ HOUSEKEEPING_SECONDS = 5.0
 SUCCESS_WRITE_SECONDS = 1.0  # channel_health.last_success is written at most this often per channel
 TIMEOUT_MARGIN_SECONDS = 1.0
 RECORD_TRIES = 3  # busy_timeout is 10 s a try
+SENSITIVE_RETRY_MIN, SENSITIVE_RETRY_SPREAD = 10.0, 60.0
 # Packages whose hold(ctx, db, msg_id) may keep a claimed message back at the last moment (a subscriber opted out,
 # a campaign paused, quiet hours began); a held message has already been moved by the check.
 SEND_CHECK_MODULES = ("messages.sendcheck",)
@@ -347,6 +348,8 @@ class Dispatcher:
         s = self.settings
         now = time.time()
         delay = backoff(msg.attempts, s["backoff_base_seconds"], s["backoff_max_seconds"], error.retry_after)
+        if msg.sensitive:  # its next try must not give the time of the hop that queued it
+            delay = max(delay, SENSITIVE_RETRY_MIN) + random.uniform(0, SENSITIVE_RETRY_SPREAD)  # noqa: S311 (jitter)
         with transaction(db):
             outbox.mark_retry(db, msg.id, self.owner, error.reason, now + delay, now)
             opened = health.record_failure(db, msg.channel, error.reason, s["circuit_failures"],
@@ -387,9 +390,13 @@ class Dispatcher:
         self._last_housekeeping = time.monotonic()
         with transaction(db):
             returned = outbox.reclaim_expired_leases(db, now)
+            dropped = outbox.drop_orphans(db)
             expired, wiped = outbox.expire_overdue(db, now)
             outbox.release_stranded_retries(db, 2 * self.settings["backoff_max_seconds"], now)
-        self._needs_scrub |= wiped
+        self._needs_scrub |= wiped or bool(dropped)
+        if dropped:
+            log.warning("%d sealed message(s) dropped: the process holding their key stopped before sending them",
+                        dropped)
         if returned:
             log.warning("%d message(s) back in the queue after a lapsed lease (a dispatcher stopped mid-send)",
                         returned)

@@ -7,10 +7,11 @@ read it.
 """
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 
 from gateway import dalil
 from gateway import outbox
@@ -20,8 +21,15 @@ bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
 
 
+HEALTH_GRAIN = 600.0  # last success and last error to ten minutes: a reply's send time would date its hop
+
+
+def _coarse(t: float) -> float:
+    return t - t % HEALTH_GRAIN
+
+
 def record_success(db, channel: str, now: float | None = None) -> None:
-    now = time.time() if now is None else now
+    now = _coarse(time.time() if now is None else now)
     db.execute(
         "INSERT INTO channel_health (channel, last_success, consecutive_failures) VALUES (?, ?, 0) "
         "ON CONFLICT(channel) DO UPDATE SET last_success = excluded.last_success, consecutive_failures = 0, "
@@ -39,7 +47,7 @@ def record_failure(db, channel: str, error: str, threshold: int, open_seconds: f
         "last_error_text = excluded.last_error_text, consecutive_failures = consecutive_failures + 1, "
         "open_until = CASE WHEN consecutive_failures + 1 >= ?4 THEN ?5 ELSE open_until END "
         "RETURNING open_until",
-        [channel, now, outbox.clean_error(error), threshold, now + open_seconds]).fetchone()
+        [channel, _coarse(now), outbox.clean_error(error), threshold, now + open_seconds]).fetchone()
     return bool(row and row[0] and row[0] > now)
 
 
@@ -84,7 +92,8 @@ def snapshot(db, config: dict | None = None, now: float | None = None) -> dict:
         "status": "ok",
         "links": links(db, config, now) if config is not None else {},
         "outbox": {"depth": states.get("queued", 0) + states.get("sending", 0), "by_state": states,
-                   "oldest_queued_seconds": round(now - oldest, 1) if oldest else None},
+                   "oldest_queued_seconds": round(now - oldest, 1) if oldest else None,
+                   "dropped_at_restart": outbox.dropped_count(db)},
         "channels": channels,
     }
 
@@ -161,5 +170,11 @@ def _alert_staff(ctx, db, state: dict, name: str, change: str, silent: float, no
 
 @bp.get("/healthz")
 def healthz():
+    """"up" for anyone; the figures only with [gateway] status_token: depth and sent counts that tick with every
+    message are an activity feed, and a referral is a message."""
     ctx = dalil()
-    return jsonify(snapshot(ctx.db(), ctx.config))
+    token = ctx.config["gateway"]["status_token"]
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if token and given and hmac.compare_digest(given.encode(), token.encode()):
+        return jsonify(snapshot(ctx.db(), ctx.config))
+    return jsonify(status="up")

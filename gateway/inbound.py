@@ -45,8 +45,9 @@ def receive_sms(ctx, sms: InboundSMS) -> bool:
     db = ctx.db()
     key = dedupe_key(sms.channel, sms.provider_id)
     with transaction(db):
+        # the hour, not the moment: the dashboard counts per hour, and a precise time would date the message
         cur = db.execute("INSERT INTO inbound_seen (dedupe_key, seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                         [key, time.time()])
+                         [key, float(int(time.time() // 3600) * 3600)])
         if not cur.rowcount:
             return False
         health.record_inbound(db, sms.channel)

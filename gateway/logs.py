@@ -1,8 +1,10 @@
 """Logging that cannot leak a phone number.
 
 Code must not log numbers in the first place; this filter is the belt to that braces. It masks any run of
-eight or more digits (optionally with +, single spaces or dots between them) in the message, its arguments
-and any formatted traceback, because a Tunisian number is 8 digits and +216 prefixes it.
+eight or more digits, however they are written (+, spaces, dots, hyphens, slashes, brackets between them), in
+the message, its arguments and any formatted traceback, because a Tunisian number is 8 digits and +216 prefixes
+it. The line's own timestamp is added after masking, so it stays readable. A value taken from a request goes
+through ``field``: cut to a few characters, control characters escaped, numbers masked.
 """
 from __future__ import annotations
 
@@ -10,18 +12,36 @@ import logging
 import re
 import sys
 
-# Spaces and dots are how numbers are written ("20 123 456", "20.123.456"); hyphens and colons are left out
-# so that the log's own timestamps ("2026-11-23 00:48:46") stay readable.
-PHONE_LIKE = re.compile(r"\+?\d(?:[ .]?\d){7,}")
+# "20 123 456", "20.123.456", "55-123-456", "(+216) 20/123/456": up to two separators between digits
+PHONE_LIKE = re.compile(r"\+?\(?\+?\d(?:[\s.\-/()]{0,2}\d){7,}")
+FIELD_CHARS = 40
 
 
 def redact(text: str) -> str:
     return PHONE_LIKE.sub("[number]", text)
 
 
+def field(value, limit: int = FIELD_CHARS) -> str:
+    """A request field fit for a log line: bounded, printable, no number."""
+    text = str(value)
+    cut = text[:limit].encode("unicode_escape").decode("ascii")
+    return repr(redact(cut)) + (f"+{len(text) - limit} chars" if len(text) > limit else "")
+
+
 class RedactingFormatter(logging.Formatter):
+    """Masks the message and any traceback, then adds the time: the timestamp's digits are not a number."""
+
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
+        record.message = redact(record.getMessage())
+        if self.usesTime():
+            record.asctime = self.formatTime(record, self.datefmt)
+        text = self.formatMessage(record)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        for extra in (record.exc_text, record.stack_info and self.formatStack(record.stack_info)):
+            if extra:
+                text += "\n" + redact(extra)
+        return text
 
 
 def setup(level: str = "INFO", log_file: str = "") -> None:

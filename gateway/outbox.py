@@ -5,8 +5,13 @@ dispatcher (gateway/dispatcher.py) and the pull channel (SMSSync) move rows alon
 one statement that checks the state it expects, so two dispatchers on one file never both win a row.
 
 A row in ``sending`` is leased: ``lease_until`` is when it returns to ``queued`` if its dispatcher died.
-Sensitive rows lose their number and text as soon as they reach a final state (sent, failed, expired): the
-delivery receipt finds them by ``provider_id``.
+Sensitive rows (every reply to a person, so every message about a referral) are sealed while they wait: number
+and text are ciphertext under a key held only in this process (gateway.memkey), padded to one size, and only a
+dispatcher of this process claims them. Their idempotency key and provider id are blinded under the same key, their
+kind and priority are those of any reply, their encoding is not stored, and their times are days. A reply that
+this process could not send before it stopped is dropped by the next one (``drop_orphans``), counted, and shown
+by `dalil status`. Sensitive rows lose their number and text as soon as they reach a final state (sent, failed,
+expired): the delivery receipt finds them by their blinded ``provider_id``.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Iterable
 
+from gateway import memkey
 from gateway.logs import redact
 from gateway.store import transaction
 from messages.segments import count
@@ -26,7 +32,11 @@ STATES = ("queued", "sending", "sent", "delivered", "failed", "expired")
 
 # Applied with every move to a final state: a sensitive row keeps neither number nor text.
 _WIPE_IF_SENSITIVE = ("to_number = CASE WHEN sensitive THEN NULL ELSE to_number END, "
-                      "body = CASE WHEN sensitive THEN NULL ELSE body END")
+                      "body = CASE WHEN sensitive THEN NULL ELSE body END, "
+                      "segments = CASE WHEN sensitive THEN NULL ELSE segments END, "
+                      "sealed_by = NULL")
+DROPPED = "dropped: the process that held its key stopped before it was sent"
+DAY = 86400
 
 ERROR_CHARS = 200
 
@@ -85,16 +95,93 @@ def enqueue(db, to_number: str, body: str, *, kind: str = "reply", idempotency_k
         routing.check_length(config, to_number, seg.segments, channel)
     now = time.time()
     key = idempotency_key or f"auto:{uuid.uuid4().hex}"
+    encoding, created, sealed_by, route_hint = seg.encoding, now, None, None
+    if expires_at is None:
+        expires_at = now + max_age_hours * 3600
+        if sensitive:  # the end of the day it falls in: a little longer rather than a time that dates the row
+            expires_at = _day(expires_at) + DAY
+    if sensitive:  # sealed, and dated to the day: see the module's docstring
+        from gateway import routing  # routing reads channel health, which reads the outbox
+        route_hint = routing.hint(to_number)
+        sealed_by, public = _holder(db)
+        to_number, body, key = memkey.seal(to_number, public), memkey.seal(body, public), "s:" + memkey.blind(key)
+        kind, encoding = "reply", None
+        created = _day(now)
     with transaction(db):
         cur = db.execute(
             "INSERT INTO outbox (idempotency_key, to_number, body, kind, priority, requested_channel, encoding, "
-            "segments, not_before, expires_at, created_at, updated_at, sensitive, campaign_id, subscriber_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(idempotency_key) DO NOTHING",
-            [key, to_number, body, kind, PRIORITY.get(kind, 5), channel, seg.encoding, seg.segments,
-             not_before, expires_at if expires_at is not None else now + max_age_hours * 3600, now, now,
-             int(sensitive), campaign_id, subscriber_id],
+            "segments, not_before, expires_at, created_at, updated_at, sensitive, campaign_id, subscriber_id, "
+            "sealed_by, route_hint) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(idempotency_key) DO NOTHING",
+            [key, to_number, body, kind, PRIORITY.get(kind, 5), channel, encoding, seg.segments,
+             not_before, expires_at, created, created, int(sensitive), campaign_id, subscriber_id, sealed_by,
+             route_hint],
         )
         return cur.lastrowid if cur.rowcount else None
+
+
+_registered: set[str] = set()
+
+
+def register_holder(db) -> None:
+    """This process sends sealed messages (`dalil serve`): publish its public key for other processes to seal to,
+    and forget the keys of processes that are gone."""
+    with transaction(db):
+        for (tag,) in db.execute("SELECT tag FROM outbox_holders").fetchall():
+            if not memkey.holder_alive(tag):
+                db.execute("DELETE FROM outbox_holders WHERE tag = ?", [tag])
+        db.execute("INSERT INTO outbox_holders (tag, public_key) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                   [memkey.tag(), memkey.public_key()])
+    _registered.add(memkey.tag())
+
+
+def _holder(db) -> tuple[str, bytes]:
+    """Whom to seal to: this process if it sends, else a running server, else this process (and if it stops
+    before sending, the message is dropped and counted)."""
+    if memkey.tag() not in _registered:
+        for tag, public in db.execute("SELECT tag, public_key FROM outbox_holders ORDER BY rowid DESC"):
+            if memkey.holder_alive(tag):
+                return tag, bytes(public)
+    return memkey.tag(), memkey.public_key()
+
+
+def _day(t: float) -> float:
+    return float(int(t // DAY) * DAY)
+
+
+def _opened(to: str | None, body: str | None, sealed_by: str | None) -> tuple[str | None, str | None]:
+    if not sealed_by:
+        return to, body
+    return memkey.unseal(to or ""), memkey.unseal(body or "")
+
+
+def drop_orphans(db) -> int:
+    """Sealed rows whose process is gone can never be opened: move them to failed, wiped, with DROPPED."""
+    tags = [t for (t,) in db.execute("SELECT DISTINCT sealed_by FROM outbox WHERE sealed_by IS NOT NULL "
+                                     "AND state IN ('queued', 'sending')") if not memkey.holder_alive(t)]
+    dropped = 0
+    for t in tags:
+        dropped += db.execute(f"UPDATE outbox SET state = 'failed', error = ?, lease_owner = NULL, "  # noqa: S608 (fixed names, bound values)
+                              f"lease_until = NULL, updated_at = ?, {_WIPE_IF_SENSITIVE} "
+                              f"WHERE sealed_by = ? AND state IN ('queued', 'sending')",
+                              [DROPPED, time.time(), t]).rowcount
+    return dropped
+
+
+def dropped_count(db) -> int:
+    return db.execute("SELECT count(*) FROM outbox WHERE state = 'failed' AND error = ?", [DROPPED]).fetchone()[0]
+
+
+def readable(db, after_id: int = 0) -> list[dict]:
+    """Rows after ``after_id`` with the texts this process sealed opened: what the staff console's phone
+    simulator and `dalil simulate` show as SMS received (rows sealed elsewhere show None)."""
+    cols = ("id", "to_number", "body", "kind", "state", "encoding", "segments", "sealed_by")
+    out = []
+    for row in db.execute(f"SELECT {', '.join(cols)} FROM outbox WHERE id > ? ORDER BY id", [after_id]):  # noqa: S608 (fixed names, bound values)
+        r = dict(zip(cols, row))
+        r["to_number"], r["body"] = _opened(r["to_number"], r["body"], r.pop("sealed_by"))
+        out.append(r)
+    return out
 
 
 def claim(db, owner: str, route: tuple[str, list], channels: Iterable[str], limit: int, lease_seconds: float,
@@ -114,14 +201,15 @@ def claim(db, owner: str, route: tuple[str, list], channels: Iterable[str], limi
         f"UPDATE outbox SET state = 'sending', lease_owner = ?, lease_until = ?, attempts = attempts + 1, "  # noqa: S608 (fixed names, bound values)
         f"channel = ({expr}), provider_id = {provider_id_sql}, updated_at = ? "
         f"WHERE id IN (SELECT id FROM outbox WHERE state = 'queued' AND not_before <= ? "
-        f"AND (expires_at IS NULL OR expires_at > ?) AND ({expr}) IN ({marks}) "
-        f"ORDER BY priority, not_before, id LIMIT ?) "
+        f"AND (expires_at IS NULL OR expires_at > ?) AND (sealed_by IS NULL OR sealed_by = ?) "
+        f"AND ({expr}) IN ({marks}) ORDER BY priority, not_before, id LIMIT ?) "
         f"RETURNING id, to_number, body, channel, segments, idempotency_key, attempts, sensitive, priority, "
-        f"not_before, provider_id",
-        [owner, now + lease_seconds, *params, now, now, now, *params, *channels, limit],
+        f"not_before, provider_id, sealed_by",
+        [owner, now + lease_seconds, *params, now, now, now, memkey.tag(), *params, *channels, limit],
     ).fetchall()
     rows.sort(key=lambda r: (r[8], r[9], r[0]))
-    return [Outgoing(r[0], r[1], r[2], r[3], r[4] or 1, r[5], r[6], bool(r[7]), r[10]) for r in rows]
+    return [Outgoing(r[0], *_opened(r[1], r[2], r[11]), r[3], r[4] or 1, r[5], r[6], bool(r[7]), r[10])
+            for r in rows]
 
 
 def mark_sent(db, msg_id: int, provider_id: str | None, now: float | None = None) -> bool:
@@ -131,16 +219,23 @@ def mark_sent(db, msg_id: int, provider_id: str | None, now: float | None = None
     """
     now = time.time() if now is None else now
     row = db.execute(
-        f"UPDATE outbox SET state = 'sent', provider_id = ?, sent_at = ?, updated_at = ?, error = NULL, "  # noqa: S608 (fixed names, bound values)
-        f"lease_owner = NULL, lease_until = NULL, {_WIPE_IF_SENSITIVE} "
+        f"UPDATE outbox SET state = 'sent', provider_id = CASE WHEN sensitive THEN ? ELSE ? END, sent_at = ?, "  # noqa: S608 (fixed names, bound values)
+        f"updated_at = ?, error = NULL, lease_owner = NULL, lease_until = NULL, {_WIPE_IF_SENSITIVE} "
         f"WHERE id = ? AND state IN ('sending', 'queued') RETURNING sensitive",
-        [provider_id, now, now, msg_id],
+        [_blinded(provider_id), provider_id, now, now, msg_id],
     ).fetchone()
     return bool(row and row[0])
 
 
+def _blinded(provider_id: str | None) -> str | None:
+    return memkey.blind(provider_id) if provider_id else provider_id
+
+
 def mark_sent_by_provider_ids(db, channel: str, ids: Iterable[str], now: float | None = None) -> tuple[int, bool]:
-    """For pull channels (SMSSync): the phone confirms by uuid. Returns (rows moved, any sensitive wiped)."""
+    """For pull channels (SMSSync): the phone confirms by uuid. Returns (rows moved, any sensitive wiped).
+
+    The uuid is ours, random, and the phone asks for it again (task=result), so it is kept as is: the phone that
+    holds the texts is the one log it joins to."""
     ids = list(ids)
     if not ids:
         return 0, False
@@ -224,19 +319,20 @@ def record_receipt(db, channel: str, provider_id: str, delivered: bool, error: s
                    now: float | None = None) -> bool:
     """A delivery report: delivered, or failed with its reason. False when no sent row has this provider id."""
     now = time.time() if now is None else now
+    ids = [provider_id, memkey.blind(provider_id)]  # a sensitive row keeps the id blinded
     if delivered:
         # from 'sending' too (a report can overtake the phone's "sent"): delivered is final, so a sensitive row
         # loses its number and text here as well
         cur = db.execute(
             f"UPDATE outbox SET state = 'delivered', delivered_at = ?, updated_at = ?, {_WIPE_IF_SENSITIVE}, "  # noqa: S608 (fixed names, bound values)
             f"lease_owner = NULL, lease_until = NULL "
-            f"WHERE channel = ? AND provider_id = ? AND state IN ('sent', 'sending', 'delivered')",
-            [now, now, channel, provider_id])
+            f"WHERE channel = ? AND provider_id IN (?, ?) AND state IN ('sent', 'sending', 'delivered')",
+            [now, now, channel, *ids])
     else:
         cur = db.execute(
             f"UPDATE outbox SET state = 'failed', error = ?, updated_at = ?, {_WIPE_IF_SENSITIVE} "  # noqa: S608 (fixed names, bound values)
-            f"WHERE channel = ? AND provider_id = ? AND state IN ('sent', 'sending', 'delivered')",
-            [clean_error(error or "undelivered"), now, channel, provider_id])
+            f"WHERE channel = ? AND provider_id IN (?, ?) AND state IN ('sent', 'sending', 'delivered')",
+            [clean_error(error or "undelivered"), now, channel, *ids])
     return cur.rowcount > 0
 
 

@@ -108,9 +108,10 @@ class Router:
             whens.append(f"WHEN {requested} = ?{self._fits_sql(channel, segments)} THEN ?")
             params += [channel, channel]
         for prefix, channel in self.rules:
-            if channel in self.available:
-                whens.append(f"WHEN {number} LIKE ? ESCAPE '\\'{self._fits_sql(channel, segments)} THEN ?")
-                params += [_like_prefix(prefix), channel]
+            if channel in self.available:  # a sealed number matched its rules when it was queued: route_hint
+                hinted = " OR instr(route_hint, ?)" if number == "to_number" else ""
+                whens.append(f"WHEN ({number} LIKE ? ESCAPE '\\'{hinted}){self._fits_sql(channel, segments)} THEN ?")
+                params += [_like_prefix(prefix), *([f",{channel},"] if hinted else []), channel]
         for channel in self.fallback:
             if channel in self.available:
                 whens.append(f"WHEN 1{self._fits_sql(channel, segments)} THEN ?")
@@ -130,6 +131,19 @@ def _like_prefix(prefix: str) -> str:
 
 def _limits(config: dict) -> dict[str, int]:
     return {name: max_segments(config, name) for name in CHANNELS if max_segments(config, name)}
+
+
+_installed_rules: list[tuple[str, str]] = []
+
+
+def install(config: dict) -> None:
+    """Remember this process's prefix rules, for ``hint`` (the gateway calls it once the config is loaded)."""
+    _installed_rules[:] = _rules(config)
+
+
+def hint(to_number: str) -> str:
+    """The channels whose prefix rules match ``to_number``, for a row whose number is sealed (",smssync,")."""
+    return "," + ",".join(dict.fromkeys(c for prefix, c in _installed_rules if to_number.startswith(prefix))) + ","
 
 
 def build(config: dict, db, now: float | None = None) -> Router:

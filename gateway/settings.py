@@ -20,6 +20,10 @@ SCHEMA = {
         "log_file": Key(str, "", doc="log file path; empty logs to stderr only"),
         "log_level": Key(str, "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
         "demo": Key(bool, False, doc="load the sample directory (clearly marked sample data) at `dalil init`"),
+        "status_token": Key(str, "", doc="bearer token for the details of GET /healthz (outbox depth, channels); "
+                                         "without it /healthz says only \"up\"; use env:NAME"),
+        "caller_window_days": Key(float, 30.0, doc="a number not heard from for this long is forgotten: its language "
+                                                   "and home governorate, and any way to tell it ever called"),
     },
     "ussd": {
         "service_code": Key(str, "*216#", doc="shown in help texts"),

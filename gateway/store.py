@@ -116,6 +116,42 @@ MIGRATIONS = [
         down_since REAL
     );
     """,
+    # Sensitive rows are sealed under a key held by one process (gateway.memkey): sealed_by names it, route_hint
+    # carries the channels whose prefix rules the sealed number matched. Their times are days: the trigger
+    # floors every time a statement writes, in the same statement, so no finer time reaches a page.
+    """
+    ALTER TABLE outbox ADD COLUMN sealed_by TEXT;
+    ALTER TABLE outbox ADD COLUMN route_hint TEXT;
+    CREATE TRIGGER outbox_sensitive_days AFTER UPDATE ON outbox
+    WHEN NEW.sensitive = 1 AND NEW.updated_at != CAST(NEW.updated_at / 86400 AS INTEGER) * 86400.0
+    BEGIN
+        UPDATE outbox SET updated_at = CAST(NEW.updated_at / 86400 AS INTEGER) * 86400.0,
+            sent_at = CAST(NEW.sent_at / 86400 AS INTEGER) * 86400.0,
+            delivered_at = CAST(NEW.delivered_at / 86400 AS INTEGER) * 86400.0,
+            not_before = CASE WHEN NEW.state IN ('queued', 'sending') THEN NEW.not_before ELSE 0 END
+        WHERE id = NEW.id;
+    END;
+    """,
+    # No list of callers beyond the window (gateway.contacts): rows keyed under a per-epoch key, with the epoch
+    # so that old ones can be deleted, and no row ids. Rows from before have no epoch key: they are dropped
+    # (callers pick their language again).
+    """
+    DROP TABLE contacts;
+    CREATE TABLE contacts (
+        contact_key TEXT PRIMARY KEY,
+        epoch INTEGER NOT NULL,
+        language TEXT,
+        governorate TEXT
+    ) WITHOUT ROWID;
+    CREATE INDEX contacts_epoch ON contacts(epoch);
+    """,
+    # the public keys of running servers, so that a command-line process seals to one (gateway.memkey)
+    """
+    CREATE TABLE outbox_holders (
+        tag TEXT PRIMARY KEY,
+        public_key BLOB NOT NULL
+    );
+    """,
 ]
 
 _local = threading.local()

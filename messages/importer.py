@@ -240,6 +240,7 @@ class _RowChecker:
         if row:
             return row[0]
         key = contacts.contact_key(self.secret, phone)
-        if self.db.execute("SELECT 1 FROM opt_out_keys WHERE contact_key = ?", [key]).fetchone():
-            return "opted_out"
+        if self.db.execute("SELECT 1 FROM opt_out_keys WHERE contact_key IN (?, ?)",
+                           [key, subscribers.opt_out_mark(phone)]).fetchone():
+            return "opted_out"  # said STOP, or erased their data (a coarse mark: see subscribers.opt_out_mark)
         return None

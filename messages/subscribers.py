@@ -8,6 +8,7 @@ that no CSV import can add it later.
 """
 from __future__ import annotations
 
+import hashlib
 import time
 
 from gateway.store import transaction
@@ -129,6 +130,26 @@ def opt_in_again(db, phone: str, *, channel: str, via: str, contact_key: str | N
             db.execute("DELETE FROM opt_out_keys WHERE contact_key = ?", [contact_key])
         log_consent(db, existing["id"], "opt_in", channel, via, now)
     return "resumed"
+
+
+def opt_out_mark(phone: str) -> str:
+    """What an erased number leaves for opt-out compliance: 16 bits of a hash, shared by about 1,500 of the 10^8
+    Tunisian mobile numbers, so the table lists no one; an import skips every number with a mark (README)."""
+    return "mark:" + hashlib.sha256(b"dalil-opt-out:" + phone.encode()).hexdigest()[:4]
+
+
+def erase(db, phone: str, contact_key: str | None = None) -> None:
+    """"Delete my data": the subscription, its preferences and its consent history go; a coarse mark stays."""
+    with transaction(db):
+        row = db.execute("SELECT id FROM subscribers WHERE phone = ?", [phone]).fetchone()
+        if row:
+            skip_queued_blasts(db, row[0])
+            db.execute("DELETE FROM consent_log WHERE subscriber_id = ?", [row[0]])
+            db.execute("UPDATE outbox SET subscriber_id = NULL WHERE subscriber_id = ?", [row[0]])
+            db.execute("DELETE FROM subscribers WHERE id = ?", [row[0]])
+        if contact_key:
+            db.execute("DELETE FROM opt_out_keys WHERE contact_key = ?", [contact_key])
+        db.execute("INSERT INTO opt_out_keys (contact_key) VALUES (?) ON CONFLICT DO NOTHING", [opt_out_mark(phone)])
 
 
 def skip_queued_blasts(db, subscriber_id: int, now: float | None = None) -> int:

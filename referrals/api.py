@@ -2,7 +2,7 @@
 
 /api/desk/...       the CSO desks: token + signed, timestamped, single-use requests (referrals.desk_protocol)
 /api/reports/...    aggregate, suppressed counts: municipality and coordinator roles
-/api/csos, /api/referrals/<code>   the CSO coordinator role only; the municipality role gets 403
+/api/csos          the CSO coordinator role only; the municipality role gets 403
 /api/ledger/head    the latest signed checkpoint and the log's verifier key: public, they hold only hashes
 
 Roles are bearer tokens from [referrals] for now (the staff console will bring logins). Every refusal answers a
@@ -122,10 +122,12 @@ def _relay(fn, cso, *args):
 @bp.get("/api/desk/inbox")
 def desk_inbox():
     cso = _desk()
-    known = request.args.get("known_size")
-    if known is not None and not _whole_number(known):
-        _refuse_desk(400, "known_size must be a whole number", cso["id"])
-    return _relay(relay.inbox, cso, int(known) if known is not None else None)
+    known, open_now = request.args.get("known_size"), request.args.get("open")
+    for name, value in (("known_size", known), ("open", open_now)):
+        if value is not None and not (_whole_number(value) and len(value) <= 9):
+            _refuse_desk(400, f"{name} must be a whole number", cso["id"])
+    return _relay(relay.inbox, cso, int(known) if known is not None else None,
+                  int(open_now) if open_now is not None else None)
 
 
 @bp.post("/api/desk/ack")
@@ -213,15 +215,3 @@ def cso_list():
     db = dalil().db()
     load = store.open_load(db)
     return jsonify(csos=[csos.public_view(c, load.get(c["id"], 0)) for c in store.list_csos(db)])
-
-
-@bp.get("/api/referrals/<code>")
-def referral_status(code: str):
-    _require("coordinator")
-    referral = store.get_referral_by_code(dalil().db(), code.strip().upper())
-    if referral is None:
-        log.warning("referral status refused: unknown reference code")
-        abort(404, description="unknown reference code")
-    cso = store.get_cso(dalil().db(), referral["cso_id"])
-    return jsonify(code=referral["code"], need=referral["need"], state=referral["state"],
-                   created_day=referral["created_day"], state_day=referral["state_day"], organisation=cso["name"])

@@ -245,7 +245,7 @@ def register(main: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="the same JSON the municipality endpoint answers")
     @click.pass_obj
     def report_cmd(obj, as_json):
-        """Referrals by need, governorate and month; cells under [referrals] small_cell suppressed."""
+        """Referrals by need, governorate and closed month: under small_cell hidden, the rest rounded to 5."""
         from referrals import report
         ctx = _ctx(obj)
         data = report.build(ctx.db(), ctx.config["referrals"]["small_cell"])

@@ -10,9 +10,13 @@ checks that no inactive or unregistered key got one.
 A notice does not carry the number either, because CSOs that never served the person should not learn it. It
 carries a fresh random salt and Argon2id(number, salt); a desk recomputes that for each number it holds and
 deletes the matches. Recovering the number from a notice means running Argon2id (64 MiB, ~0.1 s) over the
-number space once per notice: possible for a determined CSO, not a casual glance. Each desk that deletes
-reports an "erased" event per referral, which the log records (as a hash), and the gateway drops any envelope
-still waiting. A notice names the log position of the request: a referral the person makes afterwards is kept.
+number space once per notice: possible for a determined CSO, not a casual glance. Each desk acknowledges the
+notice, one event whatever it deleted: an "erased" event per referral would name the person's referrals in the
+log. A notice names the log position of the request: a referral the person makes afterwards is kept.
+Everything else the gateway holds on the number goes in the same request: the remembered language and home
+governorate, the subscription, its preferences and its consent history (messages.subscribers.erase), leaving
+only a coarse opt-out mark that lists no one. A number with nothing stored gets the same answer and the same
+notices.
 Notices do not expire: a desk that syncs once a month still gets them (they go once acknowledged).
 """
 from __future__ import annotations
@@ -26,6 +30,7 @@ from nacl.pwhash import argon2id
 
 from gateway import contacts
 from gateway.store import transaction
+from messages import subscribers
 from referrals import csos, days, ledger, registry, sealing, store
 from referrals.keyring import coordinator_key, gateway_key
 
@@ -62,6 +67,7 @@ def request(ctx, db, phone: str, contact_key: str | None = None) -> int:
     the desks with notices that each cost an Argon2id run per referral they hold."""
     if contact_key:
         contacts.forget(db, contact_key)  # the language and home area remembered for the number go too
+    subscribers.erase(db, phone, contact_key)  # subscription, preferences, consent history; a coarse STOP mark
     if _repeated(ctx, phone):
         return 0
     salt = secrets.token_bytes(argon2id.SALTBYTES)

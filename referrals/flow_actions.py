@@ -14,18 +14,38 @@ NEED_VAR, GOV_VAR, DELEG_VAR = "help_need", "help_gov", "help_deleg"
 ANSWER_VARS = {"nationality": "help_nationality", "status": "help_status"}
 NOTE_VAR = "help_note"
 SKIP_NOTE = {"1", "-", "."}  # the note screen says "send 1 to skip"
-PRIVATE_VARS = (NOTE_VAR, *ANSWER_VARS.values(), DELEG_VAR, "help_cso")
+PRIVATE_VARS = (NOTE_VAR, *ANSWER_VARS.values(), DELEG_VAR, "help_cso", "home")
 
 
-@action("referral.skip_delegation")
-def skip_delegation(call: Call) -> str | None:
-    """A person who would not say their governorate is not asked for a delegation."""
-    return None if call.vars.get(GOV_VAR) else "help_nationality"
+@action("referral.offer_home")
+def offer_home(call: Call) -> str | None:
+    """Offer the caller's home governorate first; a caller who never gave one goes to the list."""
+    home = call.vars.get("governorate")
+    if not home:
+        return "help_gov"
+    from flows import directory
+    call.vars["home"] = (directory.area_name(call.db, home) or {}).get(call.lang, home)
+    return None
+
+
+@action("referral.home_place")
+def home_place(call: Call) -> None:
+    call.vars[GOV_VAR] = call.vars.get("governorate") or ""
+
+
+@action("referral.check_served")
+def check_served(call: Call) -> str | None:
+    """Whether an organisation serves this need there, said at once; then only what the settings turn on."""
+    if route(call) == "help_none":
+        return "help_none"
+    return None if call.ctx.config["referrals"]["ask_optional_questions"] else "help_consent"
 
 
 @action("referral.route")
 def route(call: Call) -> str | None:
     """Pick the CSO before asking consent, so the consent screen can name it."""
+    if call.vars.get("help_cso") and call.vars.get("org"):
+        return None  # picked when the place was given (check_served)
     need = call.vars.get(NEED_VAR)
     if not call.ctx.config["referrals"]["enabled"] or need not in csos.NEEDS:
         return "help_none"
@@ -39,7 +59,7 @@ def route(call: Call) -> str | None:
 
 @action("referral.submit")
 def submit(call: Call) -> str:
-    """Consent given: seal, store, log, queue the reference SMS. A repeated hop does not make a second one."""
+    """Consent given: seal, store, log, queue the reference SMS (intake). A repeated hop does not make a second."""
     if call.vars.get("code"):
         return "help_done"
     cso = store.get_cso(call.db, call.vars.get("help_cso") or "")
@@ -56,7 +76,6 @@ def submit(call: Call) -> str:
     for var in PRIVATE_VARS:  # sealed now: no reason to keep them even in memory
         call.vars.pop(var, None)
     call.vars.update(code=submitted.code, org=submitted.org, contact=submitted.contact)
-    call.send_sms(intake.person_sms(call.lang, submitted), kind="reply", sensitive=True)
     return "help_done"
 
 

@@ -34,4 +34,4 @@ def handle(ctx, db, sms) -> list[str] | None:
         return None
     key = contacts.contact_key(ctx.secret("contacts"), sms.phone)
     erasure.request(ctx, db, sms.phone, key)
-    return [i18n.t(lang, "help.erase.done")]
+    return [i18n.t(lang, "help.erase.done_all")]

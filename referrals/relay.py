@@ -1,9 +1,11 @@
 """The gateway's side of the desk protocol: hand out envelopes, take acknowledgements and status events.
 
 The gateway never opens anything: it hands a CSO its own envelopes with the log entry and inclusion proof that
-pin each one, deletes an envelope as soon as the desk says it has it, and records status events in the log.
-Every method takes the authenticated CSO and refuses items that are not that CSO's, without saying whether they
-exist (one CSO's token must not be a way to probe another's referrals).
+pin each one, deletes the referral's row as soon as the desk says it has the envelope (a hash of its id and its
+state stay, to check later status events), and records status events in the log. The envelope's id is the
+desk's proof that a referral is its own: only that CSO's desk ever received it. Every method takes the
+authenticated CSO and refuses items that are not that CSO's, without saying whether they exist (one CSO's token
+must not be a way to probe another's referrals).
 """
 from __future__ import annotations
 
@@ -16,12 +18,13 @@ from referrals.keyring import coordinator_key, gateway_key
 
 log = logging.getLogger(__name__)
 
-# status event -> states it may follow; a repeat of the current state is accepted and changes nothing
+# status event -> states it may follow; a repeat of the current state is accepted and changes nothing.
+# "erased" stays accepted from desks of an older version; new desks acknowledge an erasure notice only.
 TRANSITIONS = {
-    "accepted": ("sealed", "fetched"),
-    "declined": ("sealed", "fetched", "accepted"),
-    "closed": ("sealed", "fetched", "accepted", "declined"),
-    "erased": ("sealed", "fetched", "accepted", "declined", "closed"),
+    "accepted": ("fetched",),
+    "declined": ("fetched", "accepted"),
+    "closed": ("fetched", "accepted", "declined"),
+    "erased": ("fetched", "accepted", "declined", "closed"),
 }
 
 
@@ -36,11 +39,23 @@ class Refused(Exception):
 def _own(db, cso: dict, referral_id) -> dict:
     referral = store.get_referral(db, referral_id) if isinstance(referral_id, str) else None
     if referral is None or referral["cso_id"] != cso["id"]:
-        raise Refused(404, f"no referral {str(referral_id)[:40]!r} for this organisation")
+        raise Refused(404, "no such referral waiting for this organisation")
     return referral
 
 
-def inbox(ctx, db, cso: dict, known_size: int | None) -> dict:
+def _delivered(db, referral_id) -> tuple[str, str]:
+    """(ref hash, state) of a referral a desk acknowledged; knowing its random id is the desk's proof."""
+    ref = ledger.ref_hash(referral_id) if isinstance(referral_id, str) and len(referral_id) <= 64 else ""
+    state = store.delivered_state(db, ref) if ref else None
+    if state is None:
+        raise Refused(404, "no such referral delivered to this organisation")
+    return ref, state
+
+
+def inbox(ctx, db, cso: dict, known_size: int | None, open_now: int | None = None) -> dict:
+    if open_now is not None:  # the desk's own count of referrals it has open: the CSO's load for routing
+        with transaction(db):
+            store.report_open(db, cso["id"], open_now)
     try:
         return _inbox(ctx, db, cso, known_size)
     except LookupError as e:  # a node missing from the log's table: damaged or edited on disk
@@ -61,7 +76,7 @@ def _inbox(ctx, db, cso: dict, known_size: int | None) -> dict:
             if r["ledger_index"] >= deliver_below:
                 continue
             envelopes.append({
-                "id": r["id"], "code": r["code"], "need": r["need"], "day": r["created_day"],
+                "id": r["id"], "day": r["created_day"],
                 "envelope": sealing.b64(r["envelope"]), "signature": sealing.b64(r["signature"]),
                 "ledger_index": r["ledger_index"], "leaf": sealing.b64(store.get_entry(db, r["ledger_index"])),
                 "inclusion": [h.hex() for h in tree.inclusion_proof(r["ledger_index"], size)],
@@ -86,18 +101,19 @@ def checkpoint_due(ctx, db, force: bool = False) -> tuple[int, str]:
 
 
 def acknowledge(ctx, db, cso: dict, referral_ids: list, notice_ids: list) -> dict:
-    """The desk has these safely: delete the envelopes (and log "fetched") and the notices."""
+    """The desk has these safely: delete the referrals' rows (and log "fetched") and the notices."""
     day = days.today()
     done = 0
     with transaction(db):
         for referral_id in referral_ids:
-            referral = _own(db, cso, referral_id)
-            if referral["envelope"] is None:
+            if isinstance(referral_id, str) and store.delivered_state(db, ledger.ref_hash(referral_id)):
                 continue  # acknowledged before: a retry after a lost answer
+            referral = _own(db, cso, referral_id)
             ledger.append(db, "fetched", referral["id"], day=day)
-            new_state = "fetched" if referral["state"] == "sealed" else referral["state"]
-            store.set_state(db, referral["id"], new_state, day, drop_envelope=True)
+            store.drop_referral(db, referral["id"])
+            store.set_delivered(db, ledger.ref_hash(referral["id"]), "fetched")
             done += 1
+        store.add_open(db, cso["id"], done)  # open at the desk now; its next sync reports the exact count
         for notice_id in notice_ids:
             if not isinstance(notice_id, str):
                 raise Refused(400, "notice ids must be strings")
@@ -114,14 +130,14 @@ def record_events(ctx, db, cso: dict, events: list) -> dict:
             if not isinstance(event, dict) or not isinstance(event.get("event"), str) or \
                     event["event"] not in TRANSITIONS:
                 raise Refused(400, f"events are {{referral, event}} with event among {', '.join(TRANSITIONS)}")
-            referral = _own(db, cso, event.get("referral"))
+            ref, state = _delivered(db, event.get("referral"))
             kind = event["event"]
-            if referral["state"] == kind:
+            if state == kind:
                 continue
-            if referral["state"] not in TRANSITIONS[kind]:
-                raise Refused(409, f"referral {referral['code']} is {referral['state']}: it cannot be {kind}")
-            ledger.append(db, kind, referral["id"], day=day)
-            store.set_state(db, referral["id"], kind, day, drop_envelope=kind == "erased")
+            if state not in TRANSITIONS[kind]:
+                raise Refused(409, f"the referral is {state}: it cannot be {kind}")
+            ledger.append(db, kind, event["referral"], day=day)
+            store.set_delivered(db, ref, kind)
             recorded += 1
     scrub_wal(db)
     return {"recorded": recorded}
@@ -136,7 +152,7 @@ def expire(ctx, db) -> int:
         stale = store.unfetched_before(db, cutoff)
         for referral in stale:
             ledger.append(db, "expired", referral["id"], day=today)
-            store.set_state(db, referral["id"], "expired", today, drop_envelope=True)
+            store.drop_referral(db, referral["id"])
     scrub_wal(db)
     return len(stale)
 

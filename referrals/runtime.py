@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import logging
 
-from referrals import note, relay, witness
+from referrals import note, notices, relay, witness
 from referrals.keyring import coordinator_key, gateway_key
 
 log = logging.getLogger(__name__)
 JOB_ID = "referrals-expiry"
 CHECKPOINT_JOB_ID = "referrals-checkpoint"
+NOTICE_JOB_ID = "referrals-notices"
 
 
 def init_app(app) -> None:
@@ -16,6 +17,10 @@ def init_app(app) -> None:
     gateway_key(ctx)  # load (or create) the signing key once, before the first request
     coordinator_key(ctx)  # a malformed [referrals] coordinator_key stops the start, naming the key
     note.check_name(ctx.config["referrals"]["log_origin"])
+    cfg = ctx.config["referrals"]
+    if cfg["ask_optional_questions"] and not cfg["sms_held_by_csos"]:
+        log.warning("[referrals] ask_optional_questions is on without sms_held_by_csos: the USSD aggregator and the "
+                    "SMS provider's account holder will see every nationality, situation and note")
 
 
 def checkpoint_now(ctx) -> None:
@@ -51,6 +56,17 @@ def expire_now(ctx) -> int:
         close_thread_connections()  # the scheduler's worker thread owns this connection
 
 
+def flush_now(ctx) -> int:
+    from gateway.store import close_thread_connections
+    try:
+        return notices.flush(ctx, ctx.db())
+    except Exception:  # the counts stay in memory only if the write failed before the pop; the next run retries
+        log.exception("referrals: digest run failed")
+        return 0
+    finally:
+        close_thread_connections()
+
+
 def start_background(app) -> None:
     from apscheduler.schedulers.background import BackgroundScheduler
     ctx = app.extensions["dalil"]
@@ -61,6 +77,10 @@ def start_background(app) -> None:
     scheduler.add_job(checkpoint_now, "interval", args=[ctx], id=CHECKPOINT_JOB_ID, next_run_time=_soon(),
                       minutes=max(ctx.config["referrals"]["checkpoint_minutes"], 1.0),  # 0: each desk sync signs
                       coalesce=True, max_instances=1)
+    window = ctx.config["referrals"]["notice_window_minutes"] * 60
+    # once per window on average, each run moved by up to half a window either way: a random moment in it
+    scheduler.add_job(flush_now, "interval", args=[ctx], id=NOTICE_JOB_ID, seconds=window, jitter=window // 2,
+                      coalesce=True, max_instances=1)
     scheduler.start()
     ctx.services["referrals.scheduler"] = scheduler
 
@@ -69,6 +89,7 @@ def stop_background(app) -> None:
     scheduler = app.extensions["dalil"].services.pop("referrals.scheduler", None)
     if scheduler is not None:
         scheduler.shutdown(wait=True)
+        flush_now(app.extensions["dalil"])  # the counts held in memory go to the counters before the process ends
 
 
 def _soon():

@@ -1,8 +1,9 @@
 """Sealed envelopes: what only the receiving CSO's desk can open, signed so it knows the gateway made it.
 
 An envelope is a libsodium sealed box (X25519 + XSalsa20-Poly1305, anonymous sender) to the CSO's public key,
-holding canonical JSON. The plaintext is padded to a multiple of PAD bytes first, so the stored size does not
-tell whether a note was written or how long it was. The gateway signs ``context || recipient || id || box``
+holding canonical JSON. The plaintext is padded to one size (SIZE bytes) first, so every envelope and every
+erasure notice is the same size: nothing tells whether a note was written, how long it was, or what kind it
+is. The gateway signs ``context || recipient || id || box``
 with its Ed25519 key: the signature binds the box to the CSO and the referral (or notice) it was made for, so an
 envelope moved to another row, or another CSO's, fails the desk's check.
 
@@ -17,8 +18,8 @@ from nacl.exceptions import BadSignatureError, CryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.signing import SigningKey, VerifyKey
 
-PAD = 512
-MAX_PLAINTEXT = 16 * 1024
+SIZE = 2048  # a 300-character Arabic note (UTF-8, JSON-escaped where needed) and the rest fit with room
+MAX_PLAINTEXT = SIZE - 1
 CONTEXT = {"referral": b"dalil-envelope-v1\n", "erasure": b"dalil-erasure-v1\n"}
 
 
@@ -37,7 +38,7 @@ def unb64(text: str) -> bytes:
 def _pad(data: bytes) -> bytes:
     # 0x80 then zeros (ISO/IEC 7816-4): unambiguous to strip, whatever the JSON ends with
     data += b"\x80"
-    return data + b"\x00" * (-len(data) % PAD)
+    return data + b"\x00" * (SIZE - len(data))
 
 
 def _unpad(data: bytes) -> bytes:

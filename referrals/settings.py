@@ -10,12 +10,26 @@ SCHEMA = {
                                       doc="a desk request stamped further than this from the gateway's clock "
                                           "is refused (replay protection, with a nonce)"),
         "note_max_chars": Key(int, 300, doc="a free-text note longer than this is cut before sealing"),
-        "notify_caseworkers": Key(bool, True, doc="SMS each CSO's caseworker \"new referral R-XXXX (category)\""),
-        "small_cell": Key(int, 5, doc="report cells with fewer referrals than this are suppressed"),
+        "notify_caseworkers": Key(bool, True, doc="SMS each CSO's caseworker a digest \"N new referrals\" (no code, "
+                                                   "no need) at a random moment in each notice window"),
+        "notice_window_minutes": Key(int, 360, doc="caseworker digests go once per window, at a random moment in "
+                                                   "it, never at the moment of a referral"),
+        "person_sms_delay_seconds": Key(list, [30, 300], doc="[low, high]: the person's reference SMS waits a random "
+                                                             "time in this range (the code is on their screen "
+                                                             "already), so its send time does not date the referral"),
+        "sms_held_by_csos": Key(bool, False, doc="true only where the SMS channel (the SMSSync phone) is held by the "
+                                                  "CSOs, not the operator: the person's SMS then also names the "
+                                                  "organisation and its public contact"),
+        "ask_optional_questions": Key(bool, False, doc="also ask nationality, situation and (over SMS) a free-text "
+                                                       "note. The USSD aggregator and the SMS provider see every "
+                                                       "key pressed and every word: turn on only with "
+                                                       "sms_held_by_csos and an aggregator the CSOs trust"),
+        "small_cell": Key(int, 5, doc="report values under this are hidden (0 to 4 look the same); the rest are "
+                                      "randomly rounded to 5"),
         "municipality_token": Key(str, "", doc="bearer token of the municipality role (reports only); "
                                                 "use env:NAME; empty disables the role"),
-        "coordinator_token": Key(str, "", doc="bearer token of the CSO coordinator role (CSO registry, referral "
-                                               "status by code); use env:NAME; empty disables the role"),
+        "coordinator_token": Key(str, "", doc="bearer token of the CSO coordinator role (the CSO registry); "
+                                               "use env:NAME; empty disables the role"),
         "coordinator_key": Key(str, "", doc="the CSO network coordinator's public key, the line `dalil coordinator "
                                             "keygen` printed; CSO registrations must carry its signature"),
         "log_origin": Key(str, "dalil.local/referrals",

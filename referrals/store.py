@@ -1,10 +1,11 @@
 """SQL of the referrals package (the gateway's side; the CSO desk keeps its own file: referrals/desk/store.py).
 
 What is *not* here matters most: no table holds a phone number, an answer, a nationality or status, a note, a
-delegation, or a time finer than a day. A referral row is the routing metadata the relay needs (which CSO, which
-need, which governorate for the municipality's counts) and, until the CSO's desk acknowledges it, the sealed
-envelope. Days rather than times so that a row cannot be matched to the exact moment of a USSD session in some
-other log.
+delegation, a reference code, or a time finer than a day. A referral row is what the relay needs until the CSO's
+desk acknowledges it: which CSO, the sealed envelope, its log position and day. Once acknowledged the row goes;
+what stays is a hash of its id and its state (``delivered``, so a desk's status events can be checked), which the
+log's leaves hold anyway. The municipality's counts are counters per month, need and governorate
+(``referral_counts``), kept apart from any referral. Erasure notices are rows of the same size for every CSO.
 """
 from __future__ import annotations
 
@@ -86,9 +87,50 @@ MIGRATIONS: list[str] = [
         note TEXT NOT NULL
     );
     """,
+    # Nothing per referral outlives delivery (issue 10): the row keeps only the CSO, the envelope, its log position
+    # and day; acknowledged rows leave a hash and a state; counts move to counters; caseworker notices become a
+    # count per CSO sent as a digest; a CSO's open load is what its desk reports. WITHOUT ROWID, so no row id
+    # tells the order rows came in. Rows already acknowledged are counted and dropped.
+    """
+    CREATE TABLE referral_counts (
+        month TEXT NOT NULL,
+        need TEXT NOT NULL,
+        governorate TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (month, need, governorate)
+    ) WITHOUT ROWID;
+    INSERT INTO referral_counts (month, need, governorate, n)
+        SELECT substr(created_day, 1, 7), need, coalesce(governorate, 'unknown'), count(*) FROM referrals
+        GROUP BY 1, 2, 3;
+    CREATE TABLE referrals_pending (
+        id TEXT PRIMARY KEY,
+        cso_id TEXT NOT NULL REFERENCES csos(id),
+        created_day TEXT NOT NULL,
+        envelope BLOB NOT NULL,
+        signature BLOB NOT NULL,
+        ledger_index INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO referrals_pending SELECT id, cso_id, created_day, envelope, signature, ledger_index FROM referrals
+        WHERE envelope IS NOT NULL;
+    DROP TABLE referrals;
+    ALTER TABLE referrals_pending RENAME TO referrals;
+    CREATE INDEX referrals_cso ON referrals(cso_id, ledger_index);
+    CREATE TABLE delivered (
+        ref TEXT PRIMARY KEY,
+        state TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE notice_digest (
+        cso_id TEXT PRIMARY KEY REFERENCES csos(id),
+        pending INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    ALTER TABLE csos ADD COLUMN open_reported INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE report_published (
+        month TEXT PRIMARY KEY,
+        data TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
 ]
 
-OPEN_STATES = ("sealed", "fetched", "accepted")  # count against a CSO's capacity
 
 CSO_COLUMNS = ("id", "name", "contact", "notify_phone", "language", "box_key", "verify_key", "token_hash",
                "needs", "areas", "capacity", "active", "registration_index")
@@ -131,23 +173,26 @@ def list_csos(db, active_only: bool = False) -> list[dict]:
 
 
 def open_load(db) -> dict[str, int]:
-    marks = ", ".join("?" * len(OPEN_STATES))
-    return dict(db.execute(f"SELECT cso_id, count(*) FROM referrals WHERE state IN ({marks}) GROUP BY cso_id",  # noqa: S608 (fixed names, bound values)
-                           OPEN_STATES).fetchall())
+    """Per CSO: envelopes waiting for its desk plus the open referrals its desk last reported."""
+    return dict(db.execute("SELECT c.id, c.open_reported + (SELECT count(*) FROM referrals r WHERE r.cso_id = c.id) "
+                           "FROM csos c").fetchall())
 
 
-# --- referrals ----------------------------------------------------------------------------------------------
+def add_open(db, cso_id: str, n: int) -> None:
+    db.execute("UPDATE csos SET open_reported = open_reported + ? WHERE id = ?", [n, cso_id])
 
-REFERRAL_COLUMNS = ("id", "code", "cso_id", "need", "governorate", "created_day", "state", "state_day",
-                    "envelope", "signature", "ledger_index")
+
+def report_open(db, cso_id: str, n: int) -> None:
+    db.execute("UPDATE csos SET open_reported = ? WHERE id = ?", [n, cso_id])
+
+
+# --- referrals ---------------------------------------------------------------------------------------------
+
+REFERRAL_COLUMNS = ("id", "cso_id", "created_day", "envelope", "signature", "ledger_index")
 
 
 def _referral(row) -> dict | None:
     return dict(zip(REFERRAL_COLUMNS, row)) if row else None
-
-
-def code_taken(db, code: str) -> bool:
-    return db.execute("SELECT 1 FROM referrals WHERE code = ?", [code]).fetchone() is not None
 
 
 def insert_referral(db, referral: dict) -> None:
@@ -160,37 +205,69 @@ def get_referral(db, referral_id: str) -> dict | None:
                                 [referral_id]).fetchone())
 
 
-def get_referral_by_code(db, code: str) -> dict | None:
-    return _referral(db.execute(f"SELECT {', '.join(REFERRAL_COLUMNS)} FROM referrals WHERE code = ?",  # noqa: S608 (fixed names, bound values)
-                                [code]).fetchone())
-
-
 def pending_for_cso(db, cso_id: str) -> list[dict]:
-    """Envelopes still held for a CSO (sealed, or fetched but not yet acknowledged)."""
+    """Envelopes still held for a CSO, in log order."""
     return [_referral(r) for r in db.execute(
         f"SELECT {', '.join(REFERRAL_COLUMNS)} FROM referrals "  # noqa: S608 (fixed names, bound values)
-        "WHERE cso_id = ? AND envelope IS NOT NULL ORDER BY ledger_index", [cso_id])]
+        "WHERE cso_id = ? ORDER BY ledger_index", [cso_id])]
 
 
-def set_state(db, referral_id: str, state: str, day: str, drop_envelope: bool = False) -> None:
-    if drop_envelope:
-        db.execute("UPDATE referrals SET state = ?, state_day = ?, envelope = NULL, signature = NULL WHERE id = ?",
-                   [state, day, referral_id])
-    else:
-        db.execute("UPDATE referrals SET state = ?, state_day = ? WHERE id = ?", [state, day, referral_id])
+def drop_referral(db, referral_id: str) -> None:
+    db.execute("DELETE FROM referrals WHERE id = ?", [referral_id])
 
 
 def unfetched_before(db, day: str) -> list[dict]:
     """Envelopes created before ``day`` that no desk has acknowledged."""
     return [_referral(r) for r in db.execute(
         f"SELECT {', '.join(REFERRAL_COLUMNS)} FROM referrals "  # noqa: S608 (fixed names, bound values)
-        "WHERE envelope IS NOT NULL AND created_day < ? ORDER BY ledger_index", [day])]
+        "WHERE created_day < ? ORDER BY ledger_index", [day])]
 
 
-def report_rows(db) -> list[tuple[str, str | None, str, int]]:
-    """(month, governorate, need, count) over every referral ever created: counts are not personal data."""
-    return db.execute("SELECT substr(created_day, 1, 7) AS month, governorate, need, count(*) FROM referrals "
-                      "GROUP BY month, governorate, need ORDER BY month").fetchall()
+def delivered_state(db, ref: str) -> str | None:
+    row = db.execute("SELECT state FROM delivered WHERE ref = ?", [ref]).fetchone()
+    return row[0] if row else None
+
+
+def set_delivered(db, ref: str, state: str) -> None:
+    db.execute("INSERT INTO delivered (ref, state) VALUES (?, ?) ON CONFLICT(ref) DO UPDATE SET state = excluded.state",
+               [ref, state])
+
+
+def count_referral(db, month: str, need: str, governorate: str, n: int = 1) -> None:
+    db.execute("INSERT INTO referral_counts (month, need, governorate, n) VALUES (?, ?, ?, ?) "
+               "ON CONFLICT(month, need, governorate) DO UPDATE SET n = n + excluded.n", [month, need, governorate, n])
+
+
+def counts(db) -> list[tuple[str, str, str, int]]:
+    """(month, need, governorate, count): counts are all the municipality's report is made of."""
+    return db.execute("SELECT month, need, governorate, n FROM referral_counts ORDER BY month").fetchall()
+
+
+def drop_counts(db, month: str) -> None:
+    db.execute("DELETE FROM referral_counts WHERE month = ?", [month])
+
+
+def published_months(db) -> set[str]:
+    return {m for (m,) in db.execute("SELECT month FROM report_published")}
+
+
+def save_published(db, month: str, data: str) -> None:
+    db.execute("INSERT INTO report_published (month, data) VALUES (?, ?) ON CONFLICT DO NOTHING", [month, data])
+
+
+def published(db) -> list[tuple[str, str]]:
+    return db.execute("SELECT month, data FROM report_published ORDER BY month").fetchall()
+
+
+def add_pending_notice(db, cso_id: str) -> None:
+    db.execute("INSERT INTO notice_digest (cso_id, pending) VALUES (?, 1) "
+               "ON CONFLICT(cso_id) DO UPDATE SET pending = pending + 1", [cso_id])
+
+
+def take_pending_notices(db) -> list[tuple[str, int]]:
+    rows = db.execute("SELECT cso_id, pending FROM notice_digest WHERE pending > 0 ORDER BY cso_id").fetchall()
+    db.execute("DELETE FROM notice_digest")
+    return rows
 
 
 # --- erasure notices ----------------------------------------------------------------------------------------

@@ -261,14 +261,16 @@ def test_healthz_and_dalil_status_show_depth_age_and_channels(make_config, twili
 
     from gateway import create_app
     from gateway.cli import main
-    app = create_app(make_config(channels={"twilio": twilio.channel_config(), "africastalking": {"enabled": False}}))
+    app = create_app(make_config(channels={"twilio": twilio.channel_config(), "africastalking": {"enabled": False}},
+                                 gateway={"status_token": "status-token-42"}))
     ctx = app.extensions["dalil"]
     db = ctx.db()
     outbox.enqueue(db, TN, "waiting")
     outbox.enqueue(db, TN, "sent")
     twilio.fail_next("error")
     Dispatcher(ctx).run_once()  # one 500 recorded as the channel's last error, then the other goes out
-    snap = app.test_client().get("/healthz").json
+    assert app.test_client().get("/healthz").json == {"status": "up"}  # the public learns nothing more
+    snap = app.test_client().get("/healthz", headers={"Authorization": "Bearer status-token-42"}).json
     assert snap["outbox"]["depth"] == 1 and snap["outbox"]["by_state"] == {"queued": 1, "sent": 1}
     assert snap["outbox"]["oldest_queued_seconds"] >= 0
     assert snap["channels"]["twilio"]["last_success"] and snap["channels"]["twilio"]["last_error"]

@@ -46,8 +46,10 @@ def post_signed(client, desk, path, body: bytes, **kw):
 
 
 def referral_row(app, referral_id):
-    return app.extensions["dalil"].db().execute("SELECT state, envelope IS NOT NULL FROM referrals WHERE id = ?",
-                                                [referral_id]).fetchone()
+    from referrals.ledger import ref_hash
+    db = app.extensions["dalil"].db()
+    return (db.execute("SELECT envelope FROM referrals WHERE id = ?", [referral_id]).fetchone(),
+            db.execute("SELECT state FROM delivered WHERE ref = ?", [ref_hash(referral_id)]).fetchone())
 
 
 @FUZZ

@@ -11,6 +11,7 @@ import pytest
 from gateway.inbound import InboundSMS
 from messages import i18n, keywords, subscribers
 from messages.segments import count, screen_length
+from gateway import outbox
 
 AT_SMS = "/hooks/africastalking/at-token-3f9a/sms"
 AT_USSD = "/hooks/africastalking/at-token-3f9a/ussd"
@@ -36,9 +37,9 @@ class Phone:
                                          "date": "2026-03-02 10:00:00", "id": f"ATXid_kw_{next(_ids)}",
                                          "linkId": "", "networkCode": "60502"})
         assert r.status_code == 200, r.text
-        rows = self.db.execute("SELECT body FROM outbox WHERE id > ? AND kind = 'reply'", [before]).fetchall()
+        rows = [r["body"] for r in outbox.readable(self.db, before) if r["kind"] == "reply"]
         assert len(rows) == 1, rows
-        return rows[0][0]
+        return rows[0]
 
     def subscriber(self) -> dict | None:
         return subscribers.get(self.db, self.number)

@@ -124,7 +124,9 @@ def test_sensitive_rows_lose_number_and_text_at_every_final_state(ctx):
     for i in (sent, failed, expired):
         assert by_id[i]["to_number"] is None and by_id[i]["body"] is None
     assert by_id[plain]["to_number"] == TN and by_id[plain]["body"] == "news"
-    assert by_id[sent]["provider_id"] == "SM1" and by_id[sent]["state"] == "sent"
+    # the provider's id is blinded (the provider's log must not join to the row); a receipt still finds it
+    assert by_id[sent]["provider_id"] not in (None, "SM1") and by_id[sent]["state"] == "sent"
+    assert by_id[plain]["provider_id"] == "SM2"
     assert "20123456" not in by_id[failed]["error"] and "[number]" in by_id[failed]["error"]
 
 
@@ -211,3 +213,24 @@ def test_a_delivery_report_that_overtakes_the_sent_confirmation_still_wipes_a_se
     assert outbox.record_receipt(db, "smssync", claimed[0].provider_id, True)
     row = db.execute("SELECT state, to_number, body, lease_owner FROM outbox WHERE id = ?", [msg_id]).fetchone()
     assert tuple(row) == ("delivered", None, None, None)
+
+
+def test_a_command_line_process_seals_to_the_running_server(ctx, tmp_path):
+    """`dalil poll close` and the like run in their own process: what they queue is sealed to the server's key,
+    so the server's dispatcher can open and send it, and nothing else can."""
+    import subprocess
+    import sys
+
+    from gateway import outbox as box
+    db = ctx.db()
+    box.register_holder(db)  # this test process plays `dalil serve`
+    cfg = tmp_path / "cli.toml"
+    cfg.write_text(f'[gateway]\ndatabase = "{ctx.db_path}"\nkeys_dir = "{ctx.keys_dir}"\n')
+    script = ("from gateway import initialize, outbox; from gateway.config import load\n"
+              f"ctx = initialize(load({str(cfg)!r}))\n"
+              "outbox.enqueue(ctx.db(), '+21620999002', 'Votre avis compte: 12 reponses', sensitive=True)\n")
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60,  # noqa: S603
+                   env={**__import__("os").environ, "PYTHONPATH": __import__("os").pathsep.join(sys.path)})
+    (row,) = [r for r in box.readable(db) if r["to_number"] == "+21620999002"]
+    assert row["body"] == "Votre avis compte: 12 reponses" and row["state"] == "queued"
+    assert box.drop_orphans(db) == 0  # its holder (this process) is alive

@@ -10,6 +10,7 @@ from referrals.desk import client, home as desk_home, store as desk_store
 from harness import LiveServer
 from referrals.keyring import coordinator_key
 from test_referral_support import PHONE, add_cso, refer, sign_registration
+from gateway import outbox
 
 load_actions()
 
@@ -54,8 +55,15 @@ def test_route_action_names_the_cso_or_says_none(app, tmp_path):
     assert ACTIONS["referral.route"](call) is None and call.vars["org"] == "Association Amal"
     assert ACTIONS["referral.route"](call_for(app, help_need="shelter", help_gov="kairouan")) == "help_none"
     assert ACTIONS["referral.route"](call_for(app, help_need="nonsense")) == "help_none"
-    assert ACTIONS["referral.skip_delegation"](call_for(app, help_gov="")) == "help_nationality"
-    assert ACTIONS["referral.skip_delegation"](call_for(app, help_gov="kairouan")) is None
+    # right after the place: none serves it -> said at once; one does -> consent (optional questions are off)
+    assert ACTIONS["referral.check_served"](call_for(app, help_need="shelter", help_gov="kairouan")) == "help_none"
+    assert ACTIONS["referral.check_served"](call_for(app, help_need="legal", help_gov="kairouan")) == "help_consent"
+    app.extensions["dalil"].config["referrals"]["ask_optional_questions"] = True
+    assert ACTIONS["referral.check_served"](call_for(app, help_need="legal", help_gov="kairouan")) is None
+    # the home governorate is offered first; without one, the list
+    home = call_for(app, governorate="kairouan")
+    assert ACTIONS["referral.offer_home"](home) is None and home.vars["home"] == "Kairouan"
+    assert ACTIONS["referral.offer_home"](call_for(app)) == "help_gov"
 
 
 def test_refusing_consent_stores_nothing_and_consenting_once_stores_one(app, tmp_path):
@@ -72,8 +80,10 @@ def test_refusing_consent_stores_nothing_and_consenting_once_stores_one(app, tmp
     assert ACTIONS["referral.submit"](call) == "help_done"  # a provider retry of the same hop
     assert db.execute("SELECT count(*) FROM referrals").fetchone()[0] == 1
     assert "help_nationality" not in call.vars and "help_note" not in call.vars  # sealed, then forgotten
-    (text, kind, sensitive), = call.outgoing
-    assert call.vars["code"] in text and sensitive and kind == "reply"
+    # the reference SMS is queued once, sealed, as a reply, after a random delay; it carries the code only
+    (row,) = outbox.readable(db)
+    assert call.vars["code"] in row["body"] and row["kind"] == "reply" and row["state"] == "queued"
+    assert "Association" not in row["body"]
 
 
 @pytest.mark.parametrize("word,lang", [("ERASE", "en"), ("effacer", "fr"), (" Supprimer ", "fr"), ("امسح", "ar"),
@@ -86,9 +96,9 @@ def test_erasure_keyword_in_each_language(app, tmp_path, word, lang):
     db = ctx.db()
     # one sealed notice per CSO, whoever the person is: the gateway cannot know which CSOs matter
     assert db.execute("SELECT count(*) FROM erasure_notices").fetchone()[0] == 2
-    body = db.execute("SELECT body FROM outbox ORDER BY id DESC").fetchone()[0]
+    body = outbox.readable(db)[-1]["body"]
     from messages import i18n
-    assert body == i18n.t(lang, "help.erase.done")
+    assert body == i18n.t(lang, "help.erase.done_all")
     blob = b"".join(r[0] for r in db.execute("SELECT sealed FROM erasure_notices"))
     assert PHONE[1:].encode() not in blob
 
@@ -115,9 +125,9 @@ def test_erasure_reaches_only_the_desks_holding_that_number(app, tmp_path):
     with LiveServer(app) as live:
         amal = desk_home.load(add_cso(app, tmp_path, "amal", url=live.url))
         nour = desk_home.load(add_cso(app, tmp_path, "nour", url=live.url))
-        mine_a = refer(app, "amal")
+        refer(app, "amal")  # the erased person's
         other_a = refer(app, "amal", phone="+21620999888")
-        unsynced_n = refer(app, "nour")
+        refer(app, "nour")  # theirs too, not yet fetched
         assert client.sync(amal).received == 2  # nour has not synced yet: its envelope waits on the gateway
         ctx = app.extensions["dalil"]
         assert ACTIONS["referral.erase"](call_for(app)) == "help_erased"
@@ -129,13 +139,14 @@ def test_erasure_reaches_only_the_desks_holding_that_number(app, tmp_path):
         with desk_store.connect(nour.db_path) as conn:
             assert desk_store.referrals(conn) == []
         db = ctx.db()
-        states = dict(db.execute("SELECT code, state FROM referrals").fetchall())
-        assert states == {mine_a.code: "erased", other_a.code: "fetched", unsynced_n.code: "erased",
-                          later.code: "fetched"}
+        # nothing per referral outlives delivery: no row is left, and the log holds no per-referral "erased"
+        # event (the desks acknowledged the notices, one each): nothing tells whose referrals were erased
+        assert db.execute("SELECT count(*) FROM referrals").fetchone()[0] == 0
         assert db.execute("SELECT count(*) FROM erasure_notices").fetchone()[0] == 0
-        assert db.execute("SELECT count(*) FROM referrals WHERE envelope IS NOT NULL").fetchone()[0] == 0
+        assert db.execute("SELECT count(*) FROM delivered").fetchone()[0] == 4
+        assert {s for (s,) in db.execute("SELECT DISTINCT state FROM delivered")} == {"fetched"}
         events = [r[0] for r in db.execute("SELECT data FROM ledger_entries")]
-        assert sum(b'"erased"' in e for e in events) == 2 and sum(b'"erasure_requested"' in e for e in events) == 1
+        assert sum(b'"erased"' in e for e in events) == 0 and sum(b'"erasure_requested"' in e for e in events) == 1
 
 
 def test_erasure_match_refuses_absurd_parameters():
@@ -154,8 +165,7 @@ def test_expiry_deletes_unfetched_envelopes_and_logs_it(app, tmp_path, monkeypat
     monkeypatch.setattr(days, "today", lambda: "2099-01-01")
     assert expire_now(ctx) == 1
     db = ctx.db()
-    assert db.execute("SELECT state, envelope FROM referrals WHERE id = ?", [old.referral_id]).fetchone() == (
-        "expired", None)
+    assert db.execute("SELECT count(*) FROM referrals WHERE id = ?", [old.referral_id]).fetchone()[0] == 0
     assert b'"expired"' in db.execute("SELECT data FROM ledger_entries ORDER BY idx DESC").fetchone()[0]
 
 
@@ -166,6 +176,7 @@ def test_background_scheduler_starts_and_stops(app):
     assert scheduler.get_job(runtime.JOB_ID) is not None
     # the test config signs at each desk sync (0 minutes); the schedule then runs once a minute, not in a loop
     assert scheduler.get_job(runtime.CHECKPOINT_JOB_ID).trigger.interval.total_seconds() == 60
+    assert scheduler.get_job(runtime.NOTICE_JOB_ID) is not None
     runtime.stop_background(app)
     assert "referrals.scheduler" not in app.extensions["dalil"].services
 
@@ -190,3 +201,12 @@ def test_registry_rejects_bad_input(app, tmp_path):
     with pytest.raises(FileExistsError):
         csos.keygen(tmp_path / "k" / "cso.key")  # a CSO's key is never overwritten
     assert store.get_cso(db, "x1")["token_hash"] != b""
+
+
+def test_optional_questions_without_a_cso_held_channel_warn_at_start(make_config, caplog):
+    from gateway import create_app
+    create_app(make_config(referrals={"ask_optional_questions": True}))
+    assert any("ask_optional_questions" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
+    caplog.clear()
+    create_app(make_config(referrals={"ask_optional_questions": True, "sms_held_by_csos": True}))
+    assert not any("ask_optional_questions" in r.getMessage() for r in caplog.records)

@@ -13,6 +13,7 @@ import pytest
 from flows import directory
 from messages import i18n
 from messages.segments import count
+from gateway import outbox
 
 AT_SMS = "/hooks/africastalking/at-token-3f9a/sms"
 _ids = itertools.count(1)
@@ -29,8 +30,8 @@ class SmsPhone:
                                          "date": "2026-11-23 10:00:00", "id": f"ATXid_{next(_ids)}",
                                          "linkId": "", "networkCode": "60502"})
         assert r.status_code == 200, r.text
-        rows = self.db.execute("SELECT body, segments FROM outbox WHERE id > ? AND to_number = ? AND kind = 'reply' "
-                               "ORDER BY id", [before, self.phone]).fetchall()
+        rows = [(r["body"], r["segments"]) for r in outbox.readable(self.db, before)
+                if r["to_number"] == self.phone and r["kind"] == "reply"]
         assert len(rows) == 1, rows
         body, segments = rows[0]
         assert segments == count(body).segments <= 3  # [sms] reply_segments
@@ -105,4 +106,4 @@ def test_a_resent_sms_gets_one_reply(live):
     form = {"from": "+21620333005", "to": "85000", "text": "hi", "date": "2026-11-23 10:00:00", "id": "ATXid_dup"}
     for _ in range(3):  # AT re-sends until it sees a 200
         assert live.post(AT_SMS, data=form).status_code == 200
-    assert db.execute("SELECT count(*) FROM outbox WHERE to_number = '+21620333005'").fetchone()[0] == 1
+    assert [r["to_number"] for r in outbox.readable(db)] == ["+21620333005"]

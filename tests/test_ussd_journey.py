@@ -9,6 +9,7 @@ import pytest
 from flows import directory
 from messages import i18n
 from messages.segments import screen_length
+from gateway import outbox
 
 AT_USSD = "/hooks/africastalking/at-token-3f9a/ussd"
 LANGUAGE_CHOICE = {"ar": "1", "fr": "2", "en": "3"}
@@ -142,8 +143,9 @@ def test_send_me_this_by_sms_queues_the_detail(live):
     while "1. Recevoir par SMS" not in detail:
         detail = handset.press("98")
     assert handset.press("1") == "END " + t("fr", "detail.sent")
-    body, kind, segments, encoding = db.execute(
-        "SELECT body, kind, segments, encoding FROM outbox WHERE to_number = '+21620111004'").fetchone()
+    body, kind, segments, encoding = next((r["body"], r["kind"], r["segments"], r["encoding"])
+                                          for r in outbox.readable(db) if r["to_number"] == "+21620111004")
     service_id = directory.list_services(db, ["municipal"], "tataouine")[0]["id"]
     assert body.startswith(directory.service(db, service_id)["name"]["fr"])
-    assert kind == "reply" and segments >= 1 and encoding in ("GSM-7", "UCS-2")
+    assert kind == "reply" and segments >= 1
+    assert encoding is None  # a reply is sealed: its encoding would tell the language

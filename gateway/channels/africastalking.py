@@ -14,7 +14,7 @@ from africastalking import SMSService
 from africastalking.Service import validate_phone
 from flask import Blueprint, abort, request
 
-from gateway import contacts, dalil, outbox
+from gateway import contacts, dalil, logs, outbox
 from gateway.channels.common import required_fields, ussd_response
 from gateway.dispatcher import provider_session
 from gateway.inbound import InboundSMS, receive_sms
@@ -49,8 +49,8 @@ def ussd_end_notification():
     """AT's end-of-session notification: forget the session now rather than wait for it to time out."""
     form = required_fields(request.form, "sessionId")
     ussd.end(dalil(), channel=CHANNEL, session_id=form["sessionId"])
-    log.info("ussd session ended: status=%s hops=%s", request.form.get("status", "?"),
-             request.form.get("hopsCount", "?"))
+    log.info("ussd session ended: status=%s hops=%s", logs.field(request.form.get("status", "?")),
+             logs.field(request.form.get("hopsCount", "?"), 6))
     return "", 200
 
 
@@ -176,7 +176,7 @@ def delivery_report():
     if status in DELIVERED or status in UNDELIVERED:
         _record_delivery(form["id"], status, request.form.get("failureReason", ""))
     elif status not in IN_PROGRESS:
-        log.info("africastalking delivery report with unknown status %r (ignored)", status[:20])
+        log.info("africastalking delivery report with unknown status %s (ignored)", logs.field(status, 20))
     return "", 200
 
 

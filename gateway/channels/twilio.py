@@ -19,7 +19,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from gateway import contacts, dalil, outbox
+from gateway import contacts, dalil, logs, outbox
 from gateway.dispatcher import provider_session
 from gateway.inbound import InboundSMS, receive_sms
 from gateway.store import transaction
@@ -148,7 +148,7 @@ def _record_outcome(sid: str, status: str, error_code: str | None) -> None:
     with transaction(db):
         found = outbox.record_receipt(db, CHANNEL, sid, status in DELIVERED, reason)
     if not found:
-        log.info("twilio status %s for a message id we do not know (ignored)", status)
+        log.info("twilio status %s for a message id we do not know (ignored)", logs.field(status, 20))
     elif code == OPTED_OUT:
         from gateway.dispatcher import opt_out
         to = request.form.get("To", "")

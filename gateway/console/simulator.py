@@ -11,7 +11,7 @@ import secrets
 
 from flask import g, jsonify, request
 
-from gateway import contacts, dalil
+from gateway import contacts, dalil, outbox
 from gateway.console import bp, ui
 from messages.segments import screen_length
 
@@ -51,8 +51,7 @@ def simulator_hop():
     mark = _outbox_mark(db)
     reply = ussd.hop(ctx, channel=CHANNEL, session_id=f"{g.user['id']}-{session_id}", phone=e164, text=text,
                      input_mode="whole")
-    sms = [r[0] for r in db.execute("SELECT body FROM outbox WHERE id > ? AND to_number = ? AND body IS NOT NULL "
-                                    "ORDER BY id", [mark, e164])]
+    sms = [r["body"] for r in outbox.readable(db, mark) if r["to_number"] == e164 and r["body"]]
     encoding, units = screen_length(reply.text)
     limit = ctx.config["ussd"]["screen_gsm7" if encoding == "GSM-7" else "screen_ucs2"]
     return jsonify(session=session_id, text=reply.text, end=reply.end, encoding=encoding, units=units,

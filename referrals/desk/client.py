@@ -214,12 +214,14 @@ def _check_envelope(desk: Desk, item: dict, head: note.Checkpoint) -> dict:
     if not merkle.verify_inclusion(merkle.leaf_hash(leaf), index, head.size, proof, head.root):
         raise sealing.EnvelopeError("its log entry is not in the signed log")
     content = sealing.open_envelope(desk.gateway_key, desk.cso_id, desk.box_secret, item["id"], box, signature)
-    if content.get("cso") != desk.cso_id or content.get("code") != item.get("code"):
-        raise sealing.EnvelopeError("the envelope was made for another organisation or code")
+    if content.get("cso") != desk.cso_id:
+        raise sealing.EnvelopeError("the envelope was made for another organisation")
     return content
 
 
 def _erase(desk: Desk, conn, notice: dict, result: SyncResult) -> None:
+    """Delete the person's referrals here. The gateway hears only that the notice was handled (its ack), the same
+    from every desk: a status event per referral would tell it whose referrals they were."""
     before = notice.get("before")
     if not isinstance(before, int):
         return
@@ -227,7 +229,6 @@ def _erase(desk: Desk, conn, notice: dict, result: SyncResult) -> None:
         if r["ledger_index"] < before and erasure.matches(r["content"].get("phone", ""), notice):
             with store.transaction(conn):
                 store.delete_referral(conn, r["id"])
-                store.queue(conn, "event", r["id"], "erased")
             result.erased += 1
     if result.erased:
         store.scrub(conn)
@@ -240,7 +241,8 @@ def sync(desk: Desk, gateway: Gateway | None = None) -> SyncResult:
         result.sent += push(desk, gateway)
         with store.connect(desk.db_path) as conn:
             cosigned = store.get_state(conn, "cosigned_size", "0")
-        answer = gateway.call("GET", f"/api/desk/inbox?known_size={cosigned}")
+            open_now = store.open_count(conn)
+        answer = gateway.call("GET", f"/api/desk/inbox?known_size={cosigned}&open={open_now}")
         with store.connect(desk.db_path) as conn:
             head = _read_log(desk, gateway, conn, answer, result)
             if head is None:
@@ -254,8 +256,8 @@ def sync(desk: Desk, gateway: Gateway | None = None) -> SyncResult:
                     content = _check_envelope(desk, item, head)
                 except sealing.EnvelopeError as e:
                     if store.reject(conn, str(item.get("id")), str(e)):
-                        store.alert(conn, today, "envelope", code=str(item.get("code", "?"))[:12], reason=str(e))
-                        result.alerts.append(f"envelope {item.get('code')} refused: {e}")
+                        store.alert(conn, today, "envelope", code=str(item.get("id", "?"))[:12], reason=str(e))
+                        result.alerts.append(f"envelope {str(item.get('id'))[:12]} refused: {e}")
                     log.warning("desk: envelope refused: %s", e)
                     continue
                 with store.transaction(conn):

@@ -107,6 +107,11 @@ def referral(conn, referral_id: str) -> dict | None:
                                   [referral_id]).fetchone())
 
 
+def open_count(conn) -> int:
+    """Referrals this CSO still works on: what the gateway weighs against its capacity when routing."""
+    return conn.execute("SELECT count(*) FROM referrals WHERE status NOT IN ('declined', 'closed')").fetchone()[0]
+
+
 def has_referral(conn, referral_id: str) -> bool:
     return conn.execute("SELECT 1 FROM referrals WHERE id = ?", [referral_id]).fetchone() is not None
 

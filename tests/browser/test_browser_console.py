@@ -74,14 +74,18 @@ def test_municipality_viewer_is_refused_campaigns_and_subscribers(console):
     console.shot("dashboard-municipality-ar")
 
 
-def test_reports_with_suppressed_cells_in_arabic(console, tmp_path):
+def test_reports_with_suppressed_cells_in_arabic(console, tmp_path, monkeypatch):
+    from referrals import days, notices
     from test_referral_support import add_cso, refer
     app = console.live.app
     add_cso(app, tmp_path, needs=("legal", "health"), areas=("kairouan", "medenine"))
+    monkeypatch.setattr(days, "today", lambda: "2026-10-05")  # a closed month: published
     for _ in range(7):
         refer(app, need="legal", governorate="kairouan")
     for _ in range(3):
         refer(app, need="health", governorate="medenine", delegation=None)
+    notices.flush(app.extensions["dalil"], app.extensions["dalil"].db())
+    monkeypatch.setattr(days, "today", lambda: "2026-11-20")
     console.login("muni")
     console.language("ar")
     page = console.page
