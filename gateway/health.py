@@ -21,7 +21,9 @@ bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
 
 
-HEALTH_GRAIN = 600.0  # last success and last error to ten minutes: a reply's send time would date its hop
+# last success, last error and last message in, to the minute: a reply's send time (or the answer that led to it)
+# would date the hop that queued it, and a referral with it; the links' silence limits are minutes
+HEALTH_GRAIN = 60.0
 
 
 def _coarse(t: float) -> float:
@@ -60,7 +62,7 @@ def record_seen(db, channel: str, now: float | None = None) -> None:
 
 def record_inbound(db, channel: str, now: float | None = None) -> None:
     """A message came in on this channel: the link is alive."""
-    now = time.time() if now is None else now
+    now = _coarse(time.time() if now is None else now)
     db.execute("INSERT INTO channel_health (channel, last_in) VALUES (?, ?) "
                "ON CONFLICT(channel) DO UPDATE SET last_in = excluded.last_in", [channel, now])
 
@@ -134,7 +136,7 @@ def check_links(ctx, db, now: float | None = None) -> list[tuple[str, str, float
     with transaction(db):
         for name in links(db, config, now):
             db.execute("INSERT INTO link_alerts (channel, watched_since) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                       [name, now])
+                       [name, _coarse(now)])  # to the minute, as the other link times
         state = links(db, config, now)
         told = dict(db.execute("SELECT channel, down_since FROM link_alerts").fetchall())
         changes = []
@@ -142,7 +144,7 @@ def check_links(ctx, db, now: float | None = None) -> list[tuple[str, str, float
             was_down = told.get(name) is not None
             if link["down"] != was_down:
                 db.execute("UPDATE link_alerts SET down_since = ? WHERE channel = ?",
-                           [now if link["down"] else None, name])
+                           [_coarse(now) if link["down"] else None, name])
                 changes.append((name, "down" if link["down"] else "up", link["silent_seconds"] or 0.0))
         for name, change, silent in changes:
             _alert_staff(ctx, db, state, name, change, silent, now)
