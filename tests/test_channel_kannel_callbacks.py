@@ -43,3 +43,17 @@ def test_callbacks_are_closed_while_the_channel_is_disabled(make_config):
         assert response.status_code == 404 and stored(db) == before
     finally:
         close_thread_connections()
+
+
+@pytest.mark.parametrize("status, text, transient", [
+    (403, "Authorization failed for sendsms", True),  # our password: retried once the config is fixed
+    (400, "Sender missing and no global set, rejected", True),  # our sender id: likewise
+    (503, "Sending failed.", True),  # bearerbox gone
+    (400, "Missing receiver number, rejected", False),
+])
+def test_smsbox_answers_are_classified(status, text, transient):
+    from gateway import outbox
+    from gateway.channels.kannel import classify
+    error = classify(status, text)
+    assert isinstance(error, outbox.Transient if transient else outbox.Permanent)
+    assert error.reason == f"kannel HTTP {status}: {text}"
