@@ -151,6 +151,8 @@ def queue_campaign(config: Path) -> tuple[int, int, float]:
 
 def start_server(config: Path, port: int) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    subprocess.run([sys.executable, "-m", "gateway.cli", "--config", str(config), "init"], cwd=str(ROOT), env=env,
+                   check=True, capture_output=True, timeout=60)  # `serve` never creates a database
     proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "--config", str(config), "serve", "--port",
                              str(port)], cwd=str(ROOT), env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, jsonify, request
+from flask import Flask, current_app, jsonify, redirect, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
@@ -110,6 +110,8 @@ def create_app(config=None) -> Flask:
     from gateway import outbox
     outbox.register_holder(ctx.db())  # the server sends what others seal to it
     _register_blueprints(app)
+    # a browser pointed at the gateway's address lands on the console (and its sign-in page)
+    app.add_url_rule("/", "home", lambda: redirect(url_for("console.index")))
     _register_error_handlers(app)
     for name in INIT_MODULES:
         importlib.import_module(name).init_app(app)

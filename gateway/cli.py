@@ -15,6 +15,8 @@ CLI_MODULES = ("gateway.commands", "gateway.delivery_cli", "flows.cli", "flows.d
 
 
 class Context:
+    """What every subcommand shares: the config, and the database it names (never created by accident)."""
+
     def __init__(self, config_path: str | None):
         self.config_path = config_path
 
@@ -24,23 +26,42 @@ class Context:
         except config_module.ConfigError as e:
             raise click.ClickException(str(e)) from None
 
-    def app(self):
+    def _database(self, cfg: dict, create: bool) -> None:
+        """Say which database a command reads; refuse to start an empty one except at `init` and `demo`."""
+        path = cfg["gateway"]["database"]
+        if path != ":memory:" and not create and not os.path.exists(path):
+            raise click.ClickException(
+                f"no Dalil database at {path}. Run `dalil init` (or `dalil demo`) to create it, or point "
+                f"--config, $DALIL_CONFIG or $DALIL_HOME at the Dalil home that has one.")
+        click.echo(f"database: {path}", err=True)
+
+    def dalil(self, create: bool = False):
+        """The gateway's context (config, database, keys) without the web app."""
+        from gateway import initialize
+        cfg = self.config()
+        self._database(cfg, create)
+        return initialize(cfg)
+
+    def app(self, create: bool = False):
         from gateway import create_app
+        cfg = self.config()
+        self._database(cfg, create)
         try:
-            return create_app(self.config_path)
+            return create_app(cfg)
         except config_module.ConfigError as e:
             raise click.ClickException(str(e)) from None
 
 
 def _default_config() -> str | None:
-    if os.environ.get("DALIL_CONFIG"):
-        return os.environ["DALIL_CONFIG"]
-    return "dalil.toml" if os.path.exists("dalil.toml") else None
+    found = config_module.find_config()
+    return str(found) if found else None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "-c", "config_path", default=_default_config, show_default="$DALIL_CONFIG or ./dalil.toml",
-              help="TOML config file; without one, the built-in demo defaults are used.")
+@click.option("--config", "-c", "config_path", default=_default_config,
+              show_default="$DALIL_CONFIG, else dalil.toml in the Dalil home",
+              help="TOML config file; without one, the built-in defaults, with the database and keys in the Dalil "
+                   "home ($DALIL_HOME, else the platform's data folder; `dalil init` prints it).")
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None) -> None:
     """Dalil: SMS/USSD information and referral gateway."""

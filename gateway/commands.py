@@ -1,14 +1,42 @@
 """Gateway subcommands: init, serve, demo."""
 from __future__ import annotations
 
+import errno
 import logging
+import os
+import socket
+import sys
 
 import click
+
+from gateway import config as config_module
 
 log = logging.getLogger(__name__)
 
 
-def serve_app(app, host: str, port: int, threads: int, connection_limit: int = 400) -> None:
+def listen_or_exit(host: str, port: int, key: str) -> socket.socket:
+    """Bind the port before anything starts: a busy port is one line naming it and the key that sets it, exit 2."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as e:
+        click.echo(f"dalil: cannot listen on {host}:{port} ({e.strerror or e}); set {key}", err=True)
+        sys.exit(2)
+    if os.name != "nt":  # as waitress does: a restart may rebind at once; on Windows it would share a busy port
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            click.echo(f"dalil: port {port} is already in use on {host}; choose another with {key}", err=True)
+        else:
+            click.echo(f"dalil: cannot listen on {host}:{port} ({e.strerror or e}); set {key}", err=True)
+        sys.exit(2)
+    return sock
+
+
+def serve_app(app, sock: socket.socket, threads: int, connection_limit: int = 400) -> None:
     """Serve with waitress (a production WSGI server that runs anywhere Python does, Windows offices included)."""
     import signal
     import waitress
@@ -18,11 +46,13 @@ def serve_app(app, host: str, port: int, threads: int, connection_limit: int = 4
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     runtime.start_background(app)
     try:
-        waitress.serve(app, host=host, port=port, threads=threads, connection_limit=connection_limit,
-                       ident="dalil")
+        waitress.serve(app, sockets=[sock], threads=threads, connection_limit=connection_limit, ident="dalil")
     finally:
         runtime.stop_background(app)
         signal.signal(signal.SIGTERM, previous)
+
+
+PORT_KEY = "[gateway] port in the config file, or --port"
 
 
 def register(main: click.Group) -> None:
@@ -31,53 +61,65 @@ def register(main: click.Group) -> None:
     @click.pass_obj
     def init(obj, demo):
         """Create the database, apply migrations and create the gateway's keys."""
-        from gateway import initialize
-        cfg = obj.config()
-        ctx = initialize(cfg)
-        if demo or cfg["gateway"]["demo"]:
+        ctx = obj.dalil(create=True)
+        if demo or ctx.config["gateway"]["demo"]:
             from flows import directory
             n = directory.load_demo(ctx.db())
             click.echo(f"loaded {n} sample services (SAMPLE DATA, not real offers)")
-        click.echo(f"database ready: {cfg['gateway']['database']}")
+        click.echo(f"database ready: {ctx.db_path}\nkeys: {ctx.keys_dir}")
 
     @main.command()
-    @click.option("--host", default=None)
-    @click.option("--port", type=int, default=None)
+    @click.option("--host", default=None, help="address to listen on (default: [gateway] host)")
+    @click.option("--port", type=int, default=None, help="port to listen on (default: [gateway] port)")
     @click.pass_obj
     def serve(obj, host, port):
         """Run the gateway (webhooks, dispatcher, scheduler, staff console)."""
-        app = obj.app()
-        gw = app.extensions["dalil"].config["gateway"]
+        gw = obj.config()["gateway"]
         host, port = host or gw["host"], port or gw["port"]
-        click.echo(f"Dalil listening on http://{host}:{port}  (staff console: /console/)")
-        serve_app(app, host, port, gw["threads"], gw["connection_limit"])
+        sock = listen_or_exit(host, port, PORT_KEY)
+        app = obj.app()
+        click.echo(f"Dalil listening on http://{_shown(host)}:{port}  (staff console: /console/)")
+        serve_app(app, sock, gw["threads"], gw["connection_limit"])
 
     @main.command()
-    @click.option("--port", type=int, default=None)
+    @click.option("--host", default=None, help="address to listen on (default: [gateway] host, 127.0.0.1)")
+    @click.option("--port", type=int, default=None, help="port to listen on (default: [gateway] port, 8080)")
     @click.pass_obj
-    def demo(obj, port):
+    def demo(obj, host, port):
         """Create the database with the sample directory if needed, then serve it."""
         from flows import directory
-        app = obj.app()
+        gw = obj.config()["gateway"]
+        host, port = host or gw["host"], port or gw["port"]
+        sock = listen_or_exit(host, port, PORT_KEY)
+        app = obj.app(create=True)
         ctx = app.extensions["dalil"]
         if directory.count_services(ctx.db()) == 0:
             directory.load_demo(ctx.db())
-        gw = ctx.config["gateway"]
-        port = port or gw["port"]
-        click.echo(f"Dalil demo on http://{gw['host']}:{port}  (sample data)\n"
+        base = f"http://{_shown(host)}:{port}"
+        click.echo(f"Dalil demo on {base}  (sample data)\n"
                    f"  a phone in the terminal:  dalil simulate --lang fr\n"
-                   f"  the staff console:        http://{gw['host']}:{port}/console/  "
-                   f"(first: dalil user add NAME --role admin)")
-        click.echo(_ussd_endpoints(ctx.config, f"http://{gw['host']}:{port}"))
-        serve_app(app, gw["host"], port, gw["threads"], gw["connection_limit"])
+                   f"  the staff console:        {base}/console/{_first_account_hint(ctx)}")
+        click.echo(_ussd_endpoints(ctx.config, base, obj.config_path or str(config_module.home() / "dalil.toml")))
+        serve_app(app, sock, gw["threads"], gw["connection_limit"])
 
 
-def _ussd_endpoints(config: dict, base: str) -> str:
+def _shown(host: str) -> str:
+    return "127.0.0.1" if host in ("", "0.0.0.0") else host  # noqa: S104 (compared, not bound)
+
+
+def _first_account_hint(ctx) -> str:
+    from gateway.console import users
+    if users.list_users(ctx.db()):
+        return ""
+    return "  (first: dalil user add NAME --role admin)"
+
+
+def _ussd_endpoints(config: dict, base: str, config_file: str) -> str:
     """Where an aggregator (or curl) can dial in; the URLs hold secret tokens, so only the terminal shows them."""
     at, generic = config["channels.africastalking"]["webhook_token"], config["channels.generic_ussd"]["token"]
     if not at and not generic:
         return ("  USSD over HTTP: set [channels.generic_ussd] token (or [channels.africastalking] webhook_token)\n"
-                "  in dalil.toml to open /hooks/ussd/<token> (or /hooks/africastalking/<token>/ussd)")
+                f"  in {config_file} to open /hooks/ussd/<token> (or /hooks/africastalking/<token>/ussd)")
     lines = []
     if generic:
         lines.append(f"  USSD, any aggregator:     {base}/hooks/ussd/{generic}")

@@ -109,10 +109,39 @@ def validate(raw: Mapping[str, Any], source: str = "<mapping>") -> dict[str, dic
     return out
 
 
+def home() -> Path:
+    """Dalil's one home when no config file names the paths: $DALIL_HOME, else the platform's data folder
+    (~/.local/share/dalil on Linux, %LOCALAPPDATA%\\dalil on Windows), never the folder a command runs in."""
+    if os.environ.get("DALIL_HOME"):
+        return Path(os.environ["DALIL_HOME"]).expanduser().resolve()
+    import platformdirs
+    return Path(platformdirs.user_data_dir("dalil", appauthor=False))
+
+
+def find_config() -> Path | None:
+    """$DALIL_CONFIG, else dalil.toml in the home, else None (built-in defaults, state in the home)."""
+    if os.environ.get("DALIL_CONFIG"):
+        return Path(os.environ["DALIL_CONFIG"])
+    candidate = home() / "dalil.toml"
+    return candidate if candidate.exists() else None
+
+
+def _anchor(cfg: dict, base: Path) -> dict:
+    """Relative paths are relative to the config file's folder (or the home), not the folder a command runs in."""
+    db = cfg["gateway"]["database"]
+    if db != ":memory:" and not Path(db).is_absolute():
+        cfg["gateway"]["database"] = str(base / db)
+    for key in ("log_file", "keys_dir"):
+        value = cfg["gateway"].get(key)
+        if value and not Path(value).is_absolute():
+            cfg["gateway"][key] = str(base / value)
+    return cfg
+
+
 def load(config: str | os.PathLike | Mapping | None) -> dict[str, dict[str, Any]]:
-    """Load from a TOML path, a mapping, or (None) the built-in demo defaults."""
+    """Load from a TOML path, a mapping, or (None) the built-in demo defaults with their files in the home."""
     if config is None:
-        return validate({}, "<defaults>")
+        return _anchor(validate({}, "<defaults>"), home())
     if isinstance(config, Mapping):
         return validate(config, "<mapping>")
     path = Path(config)
@@ -122,13 +151,4 @@ def load(config: str | os.PathLike | Mapping | None) -> dict[str, dict[str, Any]
         raise ConfigError(f"{path}: no such config file") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
-    cfg = validate(raw, str(path))
-    base = path.resolve().parent
-    db = cfg["gateway"]["database"]
-    if db != ":memory:" and not Path(db).is_absolute():
-        cfg["gateway"]["database"] = str(base / db)  # relative to the config file, not the cwd
-    for key in ("log_file", "keys_dir"):
-        value = cfg["gateway"].get(key)
-        if value and not Path(value).is_absolute():
-            cfg["gateway"][key] = str(base / value)
-    return cfg
+    return _anchor(validate(raw, str(path)), path.resolve().parent)

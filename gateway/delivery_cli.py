@@ -10,10 +10,10 @@ import click
 
 
 def _context(obj):
-    from gateway import initialize, logs
+    from gateway import logs
     cfg = obj.config()
     logs.setup(cfg["gateway"]["log_level"], cfg["gateway"]["log_file"])
-    return initialize(cfg)
+    return obj.dalil()
 
 
 def register(main: click.Group) -> None:

@@ -12,8 +12,7 @@ DEFAULT_DESK_HOME = "dalil-desk"
 
 
 def _ctx(obj):
-    from gateway import initialize
-    return initialize(obj.config())
+    return obj.dalil()
 
 
 def _split(value: str) -> list[str]:
@@ -338,7 +337,7 @@ def register(main: click.Group) -> None:
 
     @desk.command("serve")
     @home_option
-    @click.option("--port", type=int, default=8765, show_default=True)
+    @click.option("--port", type=int, default=8765, show_default=True, help="the inbox's port on 127.0.0.1")
     @click.option("--sync-minutes", type=float, default=2.0, show_default=True,
                   help="sync and cosign the log this often (0: only on demand); the shorter, the sooner a tampered "
                        "log is seen")
@@ -346,9 +345,11 @@ def register(main: click.Group) -> None:
         """The local inbox on http://127.0.0.1:PORT (loopback only)."""
         import threading
         import waitress
+        from gateway.commands import listen_or_exit
         from referrals.desk import client
         from referrals.desk.web import create_desk_app
         desk_ = _load(home)
+        sock = listen_or_exit("127.0.0.1", port, "--port")
         app = create_desk_app(desk_)
         stop = threading.Event()
 
@@ -361,6 +362,6 @@ def register(main: click.Group) -> None:
         threading.Thread(target=loop, daemon=True).start()
         click.echo(f"Dalil desk for {desk_.cso_id} on http://127.0.0.1:{port}")
         try:
-            waitress.serve(app, host="127.0.0.1", port=port, threads=4, ident="dalil-desk")
+            waitress.serve(app, sockets=[sock], threads=4, ident="dalil-desk")
         finally:
             stop.set()

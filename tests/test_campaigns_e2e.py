@@ -114,6 +114,7 @@ def test_campaign_cli_create_preview_send_status_pause_resume_cancel(tmp_path):
     csv = tmp_path / "people.csv"
     csv.write_text("phone,language,governorate,interests,consent\n20777001,ar,kairouan,jobs,yes\n"
                    "20777002,fr,kairouan,jobs,yes\n20777003,en,kairouan,training,yes\n")
+    assert run("init").exit_code == 0
     assert run("subscribers", "import", str(csv)).exit_code == 0
 
     bad = run("campaign", "create", "Too long", "--text", "fr=" + "é" * 500)
@@ -125,18 +126,18 @@ def test_campaign_cli_create_preview_send_status_pause_resume_cancel(tmp_path):
     assert "campaign 1 created as a draft" in made.output and "Estimated cost: 0.120 TND" in made.output
     assert "text (fr): ç force UCS-2" in made.output
 
-    preview = json.loads(run("campaign", "preview", "1", "--json").output)
+    preview = json.loads(run("campaign", "preview", "1", "--json").stdout)
     assert preview["recipients"] == 3 and preview["languages"]["en"]["text"] == "fr"
-    assert run("campaign", "send", "1", "--test").output.strip() == "2 test message(s) queued to staff numbers"
+    assert run("campaign", "send", "1", "--test").stdout.strip() == "2 test message(s) queued to staff numbers"
     declined = run("campaign", "send", "1", input="n\n")
     assert declined.exit_code == 1 and "Send to 3 subscriber(s), about 0.120 TND?" in declined.output
     sent = run("campaign", "send", "1", "--yes")
     assert sent.exit_code == 0 and "3 message(s) queued" in sent.output
-    assert json.loads(run("campaign", "status", "1", "--json").output)["queued"] == 3
+    assert json.loads(run("campaign", "status", "1", "--json").stdout)["queued"] == 3
     assert "paused: 3 queued" in run("campaign", "pause", "1").output
     assert "resumed: 3 queued" in run("campaign", "resume", "1").output
     assert "cancelled: 3 queued" in run("campaign", "cancel", "1").output
-    listing = json.loads(run("campaign", "status", "--json").output)
+    listing = json.loads(run("campaign", "status", "--json").stdout)
     assert [(c["id"], c["status"], c["messages"]) for c in listing] == [(1, "cancelled", 3)]
     again = run("campaign", "pause", "1")
     assert again.exit_code == 1 and "status: campaign 1 is cancelled" in again.output

@@ -387,6 +387,7 @@ def test_dalil_user_add_and_list(tmp_path, make_config):
     gw = cfg["gateway"]
     path.write_text(f'[gateway]\ndatabase = "{gw["database"]}"\nkeys_dir = "{gw["keys_dir"]}"\n')
     runner = CliRunner()
+    assert runner.invoke(main, ["--config", str(path), "init"]).exit_code == 0
     added = runner.invoke(main, ["--config", str(path), "user", "add", "first", "--role", "admin",
                                  "--password-stdin"], input="a long first password\n")
     assert added.exit_code == 0, added.output

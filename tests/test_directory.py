@@ -303,6 +303,7 @@ def dalil(tmp_path):
     def run(*args):
         return subprocess.run([*command, "--config", str(config), "directory", *args], cwd=tmp_path,
                               capture_output=True, text=True, timeout=60)
+    subprocess.run([*command, "--config", str(config), "init"], check=True, capture_output=True, timeout=60)
     return run
 
 

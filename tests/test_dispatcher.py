@@ -285,7 +285,7 @@ def test_healthz_and_dalil_status_show_depth_age_and_channels(make_config, twili
     assert table.exit_code == 0, table.output
     assert "queued" in table.output and "twilio" in table.output and "20500" in table.output
     as_json = runner.invoke(main, ["--config", str(config_file), "status", "--json"])
-    assert json.loads(as_json.output)["outbox"]["by_state"]["sent"] == 1
+    assert json.loads(as_json.stdout)["outbox"]["by_state"]["sent"] == 1
 
 
 def test_dalil_dispatch_until_empty(make_config, twilio, tmp_path):

@@ -213,6 +213,7 @@ def test_the_import_commands_refuse_any_file_with_a_message_not_a_traceback(make
     upload = tmp_path / "upload.bin"
     upload.write_bytes(data)
     runner = CliRunner()
+    assert runner.invoke(main, ["--config", str(toml), "init"]).exit_code == 0
     for command in (["subscribers", "import", str(upload)], ["directory", "import", str(upload)]):
         result = runner.invoke(main, ["--config", str(toml), *command])
         assert result.exit_code in (0, 1), (command, result.output, result.exception)

@@ -158,6 +158,9 @@ class ServerProcess:
 
     def start(self, timeout: float = 30.0) -> "ServerProcess":
         env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+        if self.command == "serve":  # `serve` never creates a database: `init` does, as an operator would
+            subprocess.run([sys.executable, "-m", "gateway.cli", "--config", str(self.config), "init"], env=env,
+                           cwd=str(ROOT), check=True, capture_output=True, timeout=60)
         self.proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "--config", str(self.config),
                                       self.command, "--port", str(self.port)],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=str(ROOT))

@@ -139,8 +139,8 @@ def test_desk_detects_a_rolled_back_log(app, served, tmp_path):
 def test_dalil_ledger_head_prints_a_signed_checkpoint(app, config, tmp_path):
     fill(app, 3)
     cfg = write_config(tmp_path, config)
-    assert CliRunner().invoke(main, ["--config", cfg, "ledger", "checkpoint"]).output == "checkpoint at size 3\n"
-    out = CliRunner().invoke(main, ["--config", cfg, "ledger", "head"]).output
+    assert CliRunner().invoke(main, ["--config", cfg, "ledger", "checkpoint"]).stdout == "checkpoint at size 3\n"
+    out = CliRunner().invoke(main, ["--config", cfg, "ledger", "head"]).stdout
     signed, key_line = out.split("log key: ")
     cp = note.open_checkpoint(signed, note.parse_vkey(key_line))
     assert cp.size == 3 and key_line.strip() == log_key(app.extensions["dalil"]).vkey

@@ -58,7 +58,7 @@ def test_coordinator_keygen_sign_add_list_connect_sync(app, tmp_path):
               "--caseworker-phone", "98 000 111")
     assert out.exit_code == 0, out.output
     connect = re.search(r"dalil desk connect .*", out.output).group(0).split()
-    listed = json.loads(run("cso", "list", "--json").output)
+    listed = json.loads(run("cso", "list", "--json").stdout)
     assert listed == [{"id": "amal", "name": "Association Amal", "contact": "+216 71 000 000",
                        "needs": ["legal", "health"], "areas": ["kairouan", "medenine"], "capacity": 5, "open": 0,
                        "active": True, "language": "fr", "caseworker_sms": True}]
@@ -74,10 +74,10 @@ def test_coordinator_keygen_sign_add_list_connect_sync(app, tmp_path):
         refer(app, "amal")
         out = run("desk", "sync", "--home", str(desk_home))
         assert out.exit_code == 0 and "received 1" in out.output and "cosigned the log at size 2" in out.output
-        assert json.loads(run("cso", "list", "--json").output)[0]["open"] == 1
+        assert json.loads(run("cso", "list", "--json").stdout)[0]["open"] == 1
         status = run("status")
         assert "Referral log: 3 entries, checkpoint at size 2; 1 desk(s) cosigned size 2" in status.output
-        assert json.loads(run("status", "--json").output)["referral_log"]["cosigned"] == [{"size": 2, "desks": 1}]
+        assert json.loads(run("status", "--json").stdout)["referral_log"]["cosigned"] == [{"size": 2, "desks": 1}]
         out = run("cso", "token", "amal")
         assert out.exit_code == 0
         stale = run("desk", "sync", "--home", str(desk_home))  # the old token no longer works
@@ -87,8 +87,8 @@ def test_coordinator_keygen_sign_add_list_connect_sync(app, tmp_path):
     out = run(*sign, "amal", "--from", str(office / "amal-1.reg"), "--inactive", "--out", str(office / "amal-2.reg"))
     assert out.exit_code == 0 and "version 2, inactive" in out.output
     assert run("cso", "set", "amal", "--registration", str(office / "amal-2.reg")).exit_code == 0
-    assert json.loads(run("cso", "list", "--json").output)[0]["active"] is False
+    assert json.loads(run("cso", "list", "--json").stdout)[0]["active"] is False
     again = run("cso", "set", "amal", "--registration", str(office / "amal-1.reg"))
     assert again.exit_code != 0 and "the next one is 3" in again.output
     assert run("cso", "set", "amal", "--capacity", "7").exit_code == 0
-    assert run("referrals", "expire").output.strip() == "0 envelope(s) expired"
+    assert run("referrals", "expire").stdout.strip() == "0 envelope(s) expired"

@@ -69,6 +69,6 @@ def test_report_endpoint_and_command(app, client, tmp_path, monkeypatch):
     gw = ctx.config["gateway"]
     cfg.write_text(f'[gateway]\ndatabase = "{gw["database"]}"\nkeys_dir = "{gw["keys_dir"]}"\n')
     out = CliRunner().invoke(main, ["--config", str(cfg), "report", "--json"])
-    assert json.loads(out.output)["months"] == again["months"]
+    assert json.loads(out.stdout)["months"] == again["months"]
     table = CliRunner().invoke(main, ["--config", str(cfg), "report"])
     assert table.exit_code == 0 and "2026-10" in table.output

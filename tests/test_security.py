@@ -109,6 +109,8 @@ def expected_without_credentials(rule, method: str) -> set[int]:
         return {401}  # bearer token + signed request
     if path.startswith("/api/"):
         return {401}  # role tokens
+    if path == "/":
+        return {302}  # to the console, which asks for a sign-in
     if path.startswith("/console/"):
         if method == "POST" and rule.endpoint in CONSOLE_PUBLIC_POST:
             return {400}  # the CSRF token

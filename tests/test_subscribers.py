@@ -141,6 +141,7 @@ def test_cli_import_reports_rows_and_fails(tmp_path, make_config):
     config = tmp_path / "dalil.toml"
     config.write_text(f"[gateway]\ndatabase = '{tmp_path / 'cli.db'}'\nkeys_dir = '{tmp_path / 'keys'}'\n")
     runner = CliRunner()
+    assert runner.invoke(main, ["--config", str(config), "init"]).exit_code == 0
     bad = runner.invoke(main, ["--config", str(config), "subscribers", "import", str(PAYLOADS / "subscribers_bad.csv")])
     assert bad.exit_code == 1
     assert "row 4: phone: '12345' is not a valid phone number" in bad.output

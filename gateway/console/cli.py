@@ -7,8 +7,7 @@ import click
 
 
 def _db(obj):
-    from gateway import initialize
-    return initialize(obj.config()).db()
+    return obj.dalil().db()
 
 
 def _password(from_stdin: bool) -> str:

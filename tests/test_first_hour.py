@@ -1,0 +1,116 @@
+"""A new installer's first minutes, from a fresh clone: the README's first command brings up the console, a second
+instance on the same port says so in one line, and the checkout is left holding no key and no database."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import requests
+
+from test_fuzz_support import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def readme_commands() -> list[str]:
+    """The indented command lines of the README's "Two commands" section, in order."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Two commands", 1)[1].split("\n## ", 1)[0]
+    return [line.strip() for line in section.splitlines() if line.startswith("    ") and line.strip()]
+
+
+def test_the_readme_has_two_commands_and_ci_runs_exactly_the_second():
+    first, test = readme_commands()
+    assert first.endswith("dalil demo") and "python3 -m venv .venv" in first
+    assert test.endswith("python3 -m pytest")
+    assert test in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+
+
+def test_no_file_of_the_project_points_outside_the_repository():
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    outside = re.compile(r"\.\./shared|shared/DESIGN|/work/")
+    for name in tracked:
+        path = ROOT / name
+        if path.suffix not in (".md", ".py", ".toml", ".html", ".txt", "") or not path.is_file():
+            continue
+        if name == "tests/test_first_hour.py":
+            continue  # the pattern itself
+        text = path.read_text(encoding="utf-8", errors="replace")
+        assert not outside.search(text), f"{name} points outside the repository: {outside.search(text).group(0)}"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for named in re.findall(r"`((?:docs|gateway|flows|messages|referrals|tests|bench)/[\w./-]+\.\w+)`", readme):
+        assert (ROOT / named).exists(), f"the README names {named}, which the repository does not have"
+    assert (ROOT / "docs" / "design.md").exists()
+
+
+def _wait_for_console(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> requests.Response:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError("the README's first command stopped:\n" + log.read_text(errors="replace")[-3000:])
+        try:
+            return requests.get(url, timeout=2)
+        except requests.RequestException:
+            time.sleep(0.5)
+    raise AssertionError("the console did not answer in time:\n" + log.read_text(errors="replace")[-3000:])
+
+
+def test_a_fresh_clone_runs_the_readme_command_and_keeps_no_state_in_the_checkout(tmp_path):
+    clone = tmp_path / "dalil"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=120)
+    first, _ = readme_commands()
+    # The one change: the venv also sees the packages this machine already has, so pip installs Dalil and its
+    # build backend without downloading every dependency again (CI's own venv, in .ci/run, is a plain one).
+    command = first.replace("python3 -m venv .venv", "python3 -m venv --system-site-packages .venv", 1)
+    assert command != first
+    # The platform's data folder (XDG_DATA_HOME on Linux) is the home; a config there moves the port off 8080.
+    data = tmp_path / "xdg-data"
+    home = data / "dalil"
+    home.mkdir(parents=True)
+    port = free_port()
+    (home / "dalil.toml").write_text(f"[gateway]\nport = {port}\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DALIL_HOME", "DALIL_CONFIG", "PYTHONPATH", "VIRTUAL_ENV", "PIP_REQUIRE_VIRTUALENV")}
+    env.update(XDG_DATA_HOME=str(data), PYTHONUNBUFFERED="1")
+    log = tmp_path / "first-command.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(["bash", "-c", command], cwd=clone, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        page = _wait_for_console(f"http://127.0.0.1:{port}/", proc, log, timeout=300)
+        assert page.status_code == 200 and page.url.endswith("/console/login"), page.url
+        assert 'name="password"' in page.text
+        which = [str(clone / ".venv" / "bin" / "python"), "-c", "import gateway; print(gateway.__file__)"]
+        installed = subprocess.run(which, env=env, capture_output=True, text=True, check=True).stdout.strip()
+        assert installed.startswith(str(clone)), f"the venv runs {installed}, not the clone"
+
+        second = subprocess.run([str(clone / ".venv" / "bin" / "dalil"), "demo"], cwd=tmp_path, env=env,
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode == 2, second.stdout + second.stderr
+        lines = second.stderr.strip().splitlines()
+        assert len(lines) == 1, second.stderr
+        assert f"port {port}" in lines[0] and "[gateway] port" in lines[0], lines[0]
+        assert "Traceback" not in second.stdout + second.stderr and second.stdout == ""
+        assert requests.get(f"http://127.0.0.1:{port}/console/login", timeout=5).status_code == 200  # first still up
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    banner = log.read_text(errors="replace")
+    assert f"database: {home / 'dalil.db'}" in banner
+    assert (home / "dalil.db").exists() and (home / "keys" / "gateway-signing.key").exists()
+
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=clone,
+                            capture_output=True, text=True, check=True).stdout
+    assert status == "", f"the checkout changed:\n{status}"
+    state = [p for p in clone.rglob("*") if p.suffix in (".key", ".db", ".db-wal", ".db-shm")
+             and ".venv" not in p.parts and ".git" not in p.parts]
+    assert not state, f"state written into the checkout: {state}"
+    assert not (clone / "dalil.toml").exists() and not (clone / "keys").exists()
