@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 
@@ -82,7 +83,7 @@ def test_a_fresh_clone_runs_the_readme_command_and_keeps_no_state_in_the_checkou
                                 start_new_session=True)
     try:
         page = _wait_for_console(f"http://127.0.0.1:{port}/", proc, log, timeout=300)
-        assert page.status_code == 200 and page.url.endswith("/console/login"), page.url
+        assert page.status_code == 200 and urlsplit(page.url).path == "/console/login", page.url
         assert 'name="password"' in page.text
         which = [str(clone / ".venv" / "bin" / "python"), "-c", "import gateway; print(gateway.__file__)"]
         installed = subprocess.run(which, env=env, capture_output=True, text=True, check=True).stdout.strip()
