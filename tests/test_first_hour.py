@@ -86,7 +86,7 @@ def test_a_fresh_clone_runs_the_readme_command_and_keeps_no_state_in_the_checkou
         assert page.status_code == 200 and urlsplit(page.url).path == "/console/login", page.url
         assert 'name="password"' in page.text
         which = [str(clone / ".venv" / "bin" / "python"), "-c", "import gateway; print(gateway.__file__)"]
-        installed = subprocess.run(which, env=env, capture_output=True, text=True, check=True).stdout.strip()
+        installed = subprocess.run(which, cwd=tmp_path, env=env, capture_output=True, text=True, check=True).stdout.strip()
         assert installed.startswith(str(clone)), f"the venv runs {installed}, not the clone"
 
         second = subprocess.run([str(clone / ".venv" / "bin" / "dalil"), "demo"], cwd=tmp_path, env=env,
