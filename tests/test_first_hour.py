@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -115,3 +116,49 @@ def test_a_fresh_clone_runs_the_readme_command_and_keeps_no_state_in_the_checkou
              and ".venv" not in p.parts and ".git" not in p.parts]
     assert not state, f"state written into the checkout: {state}"
     assert not (clone / "dalil.toml").exists() and not (clone / "keys").exists()
+
+
+def dalil(*args, home: Path, cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "DALIL_CONFIG"}
+    env.update(DALIL_HOME=str(home), PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "gateway.cli", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_every_command_uses_the_one_home_and_only_init_creates_a_database(tmp_path):
+    home, elsewhere = tmp_path / "home", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    refused = dalil("user", "list", home=home, cwd=elsewhere)
+    assert refused.returncode == 1
+    assert f"no Dalil database at {home / 'dalil.db'}" in refused.stderr and "dalil init" in refused.stderr
+    assert not (home / "dalil.db").exists() and not list(elsewhere.iterdir())
+    made = dalil("init", home=home, cwd=elsewhere)
+    assert made.returncode == 0 and f"database ready: {home / 'dalil.db'}" in made.stdout
+    for cwd in (elsewhere, tmp_path):  # the same database from any folder
+        listed = dalil("user", "list", home=home, cwd=cwd)
+        assert listed.returncode == 0 and listed.stderr.strip() == f"database: {home / 'dalil.db'}"
+    assert not list(elsewhere.iterdir()), "nothing is written where a command runs"
+    assert (home / "keys" / "gateway-signing.key").exists()
+
+
+def test_a_busy_port_is_one_line_and_exit_2_for_serve_and_the_desk(tmp_path):
+    import socket
+    home = tmp_path / "home"
+    assert dalil("init", home=home, cwd=tmp_path).returncode == 0
+    desk = tmp_path / "desk"
+    assert dalil("cso", "keygen", "--home", str(desk), home=home, cwd=tmp_path).returncode == 0
+    assert dalil("desk", "connect", "--home", str(desk), "--gateway", "http://127.0.0.1:9", "--cso", "amal",
+                 "--token", "t", "--gateway-key", "ab" * 32, home=home, cwd=tmp_path).returncode == 0
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        for args, key in ((("serve", "--port", str(port)), "[gateway] port"),
+                          (("desk", "serve", "--home", str(desk), "--port", str(port)), "--port")):
+            started = time.monotonic()
+            r = dalil(*args, home=home, cwd=tmp_path)
+            assert r.returncode == 2, (args, r.stdout, r.stderr)
+            error = [line for line in r.stderr.splitlines() if not line.startswith("database: ")]
+            assert len(error) == 1 and f"port {port}" in error[0] and key in error[0], r.stderr
+            assert "Traceback" not in r.stderr and r.stdout == "", (r.stdout, r.stderr)
+            assert "dispatcher" not in r.stderr and time.monotonic() - started < 30  # nothing started
