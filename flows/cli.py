@@ -29,7 +29,8 @@ def register(main: click.Group) -> None:
         click.echo(f"ok: {len(flows_found.screens)} screens in {len(files)} files, every text in ar, fr and en")
 
     @main.command()
-    @click.option("--mode", type=click.Choice(["ussd", "sms"]), default="ussd", show_default=True)
+    @click.option("--mode", type=click.Choice(["ussd", "sms"]), default="ussd", show_default=True,
+                  help="ussd: screens and key presses; sms: the same menus as a text conversation")
     @click.option("--phone", default="+21620000001", show_default=True, help="the simulated caller's number")
     @click.option("--lang", type=click.Choice(["ar", "fr", "en"]), default=None,
                   help="answer the language question in advance")

@@ -26,6 +26,10 @@ class Context:
         except config_module.ConfigError as e:
             raise click.ClickException(str(e)) from None
 
+    def config_file(self) -> str:
+        """The file a user edits to change a key: the one in use, or where one would be read from."""
+        return self.config_path or str(config_module.home() / "dalil.toml")
+
     def _database(self, cfg: dict, create: bool) -> None:
         """Say which database a command reads; refuse to start an empty one except at `init` and `demo`."""
         path = cfg["gateway"]["database"]

@@ -9,8 +9,6 @@ import sys
 
 import click
 
-from gateway import config as config_module
-
 log = logging.getLogger(__name__)
 
 
@@ -99,7 +97,7 @@ def register(main: click.Group) -> None:
         click.echo(f"Dalil demo on {base}  (sample data)\n"
                    f"  a phone in the terminal:  dalil simulate --lang fr\n"
                    f"  the staff console:        {base}/console/{_first_account_hint(ctx)}")
-        click.echo(_ussd_endpoints(ctx.config, base, obj.config_path or str(config_module.home() / "dalil.toml")))
+        click.echo(_ussd_endpoints(ctx.config, base, obj.config_file()))
         serve_app(app, sock, gw["threads"], gw["connection_limit"])
 
 

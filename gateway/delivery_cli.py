@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import signal
 import time
-from datetime import datetime
 
 import click
 
@@ -23,8 +22,17 @@ def register(main: click.Group) -> None:
     @click.pass_obj
     def dispatch(obj, until_empty, workers):
         """Run the dispatcher alone, in the foreground (Ctrl-C or SIGTERM stops it cleanly)."""
+        from gateway import outbox, routing
         from gateway.dispatcher import DispatcherPool
-        pool = DispatcherPool(_context(obj), workers)
+        ctx = _context(obj)
+        if not routing.configured_channels(ctx.config):
+            # nothing could ever send: say so instead of waiting forever in silence
+            waiting = "" if outbox.is_empty(ctx.db()) else " Messages wait in the outbox until one is."
+            raise click.ClickException(
+                f"no channel is configured to send: enable [channels.twilio], [channels.africastalking] or "
+                f"[channels.smssync] with its credentials in {obj.config_file()} "
+                f"(every key is in config.example.toml).{waiting}")
+        pool = DispatcherPool(ctx, workers)
         previous = {sig: signal.signal(sig, lambda *_: pool.stop()) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             pool.start(until_empty=until_empty).join()
@@ -47,7 +55,7 @@ def register(main: click.Group) -> None:
         if as_json:
             click.echo(json.dumps(snap, indent=2))
             return
-        _print_status(snap)
+        _print_status(snap, ctx.config["gateway"]["timezone"])
         for line in lines:
             click.echo(line)
 
@@ -83,11 +91,12 @@ def _package_sections(ctx):
             yield section(ctx)
 
 
-def _when(ts) -> str:
+def _when(ts, tz_name: str) -> str:
+    """Local time of the gateway's [gateway] timezone, as every command shows it."""
+    from messages.schedule import show
     if not ts:
         return "-"
-    ago = time.time() - ts
-    return f"{datetime.fromtimestamp(ts).strftime('%Y-%m-%d %H:%M:%S')} ({_age(ago)} ago)"
+    return f"{show(ts, tz_name)} ({_age(time.time() - ts)} ago)"
 
 
 def _age(seconds) -> str:
@@ -103,38 +112,39 @@ def _age(seconds) -> str:
     return f"{s // 86400}d{s % 86400 // 3600}h"
 
 
-def _print_status(snap: dict) -> None:
-    from rich.console import Console
+def _print_status(snap: dict, tz_name: str) -> None:
     from rich.table import Table
 
     from gateway.outbox import STATES
-    console = Console()
+    from gateway.terminal import console as terminal, print_tables
+    console = terminal()
     box = snap["outbox"]
     states = Table(title=f"Outbox: {box['depth']} waiting, oldest queued {_age(box['oldest_queued_seconds'])}")
     states.add_column("state")
     states.add_column("messages", justify="right")
     for state in STATES:
         states.add_row(state, str(box["by_state"].get(state, 0)))
-    console.print(states)
+    print_tables(console, states)
     if box.get("dropped_at_restart"):
         console.print(f"{box['dropped_at_restart']} sealed message(s) dropped: the process that held their key "
                       "stopped before sending them (see README, Delivery)")
-    channels = Table(title="Channels")
+    channels = Table(title=f"Channels (times in {tz_name})")
     for col in ("channel", "routing", "last success", "last error", "error"):
         channels.add_column(col)
     for name, info in sorted(snap["channels"].items()):
         routing = "open circuit" if info.get("circuit_open") else ("yes" if info.get("available") else "no")
-        channels.add_row(name, routing, _when(info.get("last_success")), _when(info.get("last_error")),
+        channels.add_row(name, routing, _when(info.get("last_success"), tz_name),
+                         _when(info.get("last_error"), tz_name),
                          info.get("last_error_text") or "")
-    console.print(channels)
-    _print_links(console, snap.get("links", {}))
+    print_tables(console, channels)
+    _print_links(console, snap.get("links", {}), tz_name)
 
 
-def _print_links(console, links: dict) -> None:
+def _print_links(console, links: dict, tz_name: str) -> None:
     """One line per link: staff read `dalil status` first when SMS stop arriving."""
     for name, link in sorted(links.items()):
-        polled = f", last poll {_when(link['last_poll'])}" if link["polled"] else ""
-        heard = f"last in {_when(link['last_in'])}, last out {_when(link['last_out'])}{polled}"
+        polled = f", last poll {_when(link['last_poll'], tz_name)}" if link["polled"] else ""
+        heard = f"last in {_when(link['last_in'], tz_name)}, last out {_when(link['last_out'], tz_name)}{polled}"
         if link["down"]:
             console.print(f"[bold red]LINK DOWN[/]: {name} silent for {_age(link['silent_seconds'])} "
                           f"(limit {_age(link['silent_after_seconds'])}; {heard})", highlight=False)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from messages.i18n import LANGUAGES
 from messages.subscribers import INTERESTS
@@ -92,8 +93,9 @@ class Audience:
             _known(group.interests, INTERESTS, f"{where} interest")
             _known(group.languages, LANGUAGES, f"{where} language")
 
-    def describe(self) -> str:
-        return " OR ".join(_describe_group(g) for g in self.groups)
+    def describe(self, tz_name: str) -> str:
+        """In words, with "since" as the local day it was given as (not the UTC day of its midnight)."""
+        return " OR ".join(_describe_group(g, ZoneInfo(tz_name)) for g in self.groups)
 
 
 def _known(values, known, field_name: str) -> None:
@@ -103,10 +105,10 @@ def _known(values, known, field_name: str) -> None:
         raise AudienceError(f"{field_name}: unknown {', '.join(map(repr, bad))}{hint}")
 
 
-def _describe_group(group: Group) -> str:
+def _describe_group(group: Group, tz: ZoneInfo) -> str:
     parts = [f"{name}={'|'.join(values)}" for name, values in (
         ("governorate", group.governorates), ("delegation", group.delegations), ("interest", group.interests),
         ("language", group.languages)) if values]
     if group.active_since is not None:
-        parts.append(f"since={datetime.fromtimestamp(group.active_since, timezone.utc):%Y-%m-%d}")
+        parts.append(f"since={datetime.fromtimestamp(group.active_since, tz):%Y-%m-%d}")
     return " ".join(parts) or "everyone subscribed"

@@ -161,9 +161,9 @@ def _check_schedule(ctx, schedule: str, send_at, cron, now: float) -> None:
 
 
 def check_texts(config: dict, texts: dict, fallback_language: str) -> dict:
-    """One text per language, the fallback among them, each within [campaigns] max_segments."""
-    if fallback_language not in LANGUAGES:
-        raise CampaignError(f"fallback language: expected one of {', '.join(LANGUAGES)}, got {fallback_language!r}")
+    """One text per language, the fallback among them, each within [campaigns] max_segments.
+
+    The texts are checked first: with `--text de=...` the fallback defaults to `de`, and the text is the mistake."""
     cleaned = {}
     for lang, text in (texts or {}).items():
         if lang not in LANGUAGES:
@@ -173,6 +173,8 @@ def check_texts(config: dict, texts: dict, fallback_language: str) -> dict:
             raise CampaignError(f"text ({lang}): empty")
         _check_length(config, lang, text)
         cleaned[lang] = text
+    if fallback_language not in LANGUAGES:
+        raise CampaignError(f"fallback language: expected one of {', '.join(LANGUAGES)}, got {fallback_language!r}")
     if fallback_language not in cleaned:
         given = ", ".join(cleaned) or "none"
         raise CampaignError(f"fallback language: no {fallback_language} text (texts given: {given}); the fallback "
@@ -242,11 +244,11 @@ def preview(ctx, db, campaign: Campaign, now: float | None = None) -> dict:
     recipients = sum(by_lang.values())
     timing = _timing(ctx, campaign, recipients, now)
     return {"campaign": campaign.id, "name": campaign.name, "status": campaign.status,
-            "audience": campaign.audience.describe(), "recipients": recipients, "languages": languages,
+            "audience": _audience_words(ctx, campaign), "recipients": recipients, "languages": languages,
             "texts": texts, "total_segments": total, "price_per_segment": settings["price_per_segment"],
             "currency": settings["currency"], "estimated_cost": round(total * settings["price_per_segment"], 3),
             **timing, "route_limits": (limits := route_problems(ctx, db, campaign)),
-            "warnings": limits + _warnings(campaign, languages, texts, recipients, timing)}
+            "warnings": limits + _warnings(ctx, campaign, languages, texts, recipients, timing)}
 
 
 def route_problems(ctx, db, campaign: Campaign) -> list[str]:
@@ -283,10 +285,14 @@ def _timing(ctx, campaign: Campaign, recipients: int, now: float) -> dict:
             "finishes_at": finish, "expires_at": first + campaign.expiry_hours * 3600}
 
 
-def _warnings(campaign: Campaign, languages: dict, texts: dict, recipients: int, timing: dict) -> list[str]:
+def _audience_words(ctx, campaign: Campaign) -> str:
+    return campaign.audience.describe(ctx.config["gateway"]["timezone"])
+
+
+def _warnings(ctx, campaign: Campaign, languages: dict, texts: dict, recipients: int, timing: dict) -> list[str]:
     out = []
     if not recipients:
-        out.append(f"audience: matches nobody ({campaign.audience.describe()})")
+        out.append(f"audience: matches nobody ({_audience_words(ctx, campaign)})")
     for lang, info in texts.items():
         if info["ucs2_characters"] and lang != "ar":  # Arabic is UCS-2 by nature; a French ç is a surprise
             alt = f"; without them {info['gsm7_segments']} in GSM-7" if info["gsm7_segments"] else ""
@@ -314,7 +320,7 @@ def send(ctx, db, campaign: Campaign, now: float | None = None, progress=None) -
     if info["route_limits"]:
         raise CampaignError("; ".join(info["route_limits"]) + "; nothing queued")
     if not info["recipients"]:
-        raise CampaignError(f"audience: matches nobody ({campaign.audience.describe()}); nothing queued")
+        raise CampaignError(f"audience: matches nobody ({_audience_words(ctx, campaign)}); nothing queued")
     if info["finishes_at"] and info["finishes_at"] > info["expires_at"]:
         raise CampaignError(f"rate: at {campaign.rate_per_minute} a minute, {info['recipients']} messages would go "
                             f"on past the expiry of {campaign.expiry_hours:g} h; raise the rate or the expiry")

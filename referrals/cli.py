@@ -15,6 +15,16 @@ def _ctx(obj):
     return obj.dalil()
 
 
+def _report_names(db, lang: str) -> tuple[dict, dict]:
+    """Names of the report's area and need codes in one language (the console's reports page shows the same)."""
+    from flows import directory
+    from messages import i18n
+    areas = {g["code"]: g["name"][lang] for g in directory.governorates(db)}
+    areas["unknown"] = i18n.t(lang, "console.reports.unknown_area")
+    needs = {term["code"]: term["name"][lang] for term in directory.taxonomy(db)}
+    return areas, needs
+
+
 def _split(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
@@ -51,7 +61,8 @@ def register(main: click.Group) -> None:
                   help="the file `dalil coordinator sign` wrote for this CSO")
     @click.option("--capacity", type=int, default=20, show_default=True, help="open referrals it can take")
     @click.option("--caseworker-phone", default="", help="number that gets 'new referral R-XXXX (category)'")
-    @click.option("--language", type=click.Choice(["ar", "fr", "en"]), default="fr", show_default=True)
+    @click.option("--language", type=click.Choice(["ar", "fr", "en"]), default="fr", show_default=True,
+                  help="language of the caseworker's SMS notices")
     @click.pass_obj
     def cso_add(obj, registration_file, capacity, caseworker_phone, language):
         """Register a CSO from its coordinator-signed registration file; prints its desk token once."""
@@ -81,7 +92,7 @@ def register(main: click.Group) -> None:
             raise click.ClickException(str(e)) from None
 
     @cso.command("list")
-    @click.option("--json", "as_json", is_flag=True)
+    @click.option("--json", "as_json", is_flag=True, help="print the list as JSON (for scripts)")
     @click.pass_obj
     def cso_list(obj, as_json):
         """Registered CSOs, with their open referrals against capacity."""
@@ -92,19 +103,19 @@ def register(main: click.Group) -> None:
         if as_json:
             click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
             return
-        from rich.console import Console
         from rich.table import Table
+        from gateway.terminal import console, print_tables
         table = Table("id", "name", "needs", "areas", "open/capacity", "active")
         for r in rows:
             table.add_row(r["id"], r["name"], ", ".join(r["needs"]), ", ".join(r["areas"]),
                           f"{r['open']}/{r['capacity']}", "yes" if r["active"] else "no")
-        Console().print(table)
+        print_tables(console(), table)
 
     @cso.command("set")
     @click.argument("cso_id")
     @click.option("--registration", "registration_file", type=click.Path(dir_okay=False),
                   help="a new version signed by the coordinator: keys, name, contact, needs, areas, or deactivation")
-    @click.option("--capacity", type=int)
+    @click.option("--capacity", type=int, help="open referrals it can take at once (at least 1)")
     @click.pass_obj
     def cso_set(obj, cso_id, registration_file, capacity):
         """Apply a coordinator-signed change to a CSO, or change its capacity."""
@@ -241,31 +252,39 @@ def register(main: click.Group) -> None:
 
     # --- reports and retention ------------------------------------------------------------------------------
     @main.command("report")
-    @click.option("--json", "as_json", is_flag=True, help="the same JSON the municipality endpoint answers")
+    @click.option("--json", "as_json", is_flag=True, help="the same JSON the municipality endpoint answers (codes)")
+    @click.option("--lang", type=click.Choice(["ar", "fr", "en"]), default=None,
+                  help="language of the needs' and governorates' names (default: [gateway] default_language)")
     @click.pass_obj
-    def report_cmd(obj, as_json):
+    def report_cmd(obj, as_json, lang):
         """Referrals by need, governorate and closed month: under small_cell hidden, the rest rounded to 5."""
         from referrals import report
         ctx = _ctx(obj)
+        lang = lang or ctx.config["gateway"]["default_language"]
         data = report.build(ctx.db(), ctx.config["referrals"]["small_cell"])
         if as_json:
             click.echo(json.dumps(data, ensure_ascii=False, indent=2))
             return
-        from rich.console import Console
         from rich.table import Table
-        console = Console()
+        from gateway.terminal import console as terminal, print_tables
+        from messages import i18n
+        areas, needs = _report_names(ctx.db(), lang)
+        console = terminal()
         if not data["months"]:
-            console.print("no referrals yet")
+            console.print(i18n.t(lang, "console.reports.none"))
         for month in data["months"]:
-            table = Table("need", *data["governorates"], "total", title=f"{month['month']} (· = fewer than "
-                                                                          f"{data['suppressed_below']} or hidden)")
+            legend = i18n.t(lang, "console.reports.legend", small=data["suppressed_below"])
+            table = Table(i18n.t(lang, "console.reports.need"), title=f"{month['month']}: {legend}")
+            for g in data["governorates"]:
+                table.add_column(areas.get(g, g), justify="right", no_wrap=True)
+            table.add_column(i18n.t(lang, "console.reports.total"), justify="right", no_wrap=True)
             show = lambda v: "·" if v is None else str(v)  # noqa: E731
             for need in data["needs"]:
-                table.add_row(need, *[show(month["cells"][need][g]) for g in data["governorates"]],
+                table.add_row(needs.get(need, need), *[show(month["cells"][need][g]) for g in data["governorates"]],
                               show(month["need_totals"][need]))
-            table.add_row("total", *[show(month["governorate_totals"][g]) for g in data["governorates"]],
-                          show(month["total"]))
-            console.print(table)
+            table.add_row(i18n.t(lang, "console.reports.total"),
+                          *[show(month["governorate_totals"][g]) for g in data["governorates"]], show(month["total"]))
+            print_tables(console, table)
 
     @main.group("referrals")
     def referrals_group():
@@ -290,12 +309,13 @@ def register(main: click.Group) -> None:
     @desk.command("connect")
     @home_option
     @click.option("--gateway", "gateway_url", required=True, help="the gateway's URL")
-    @click.option("--cso", "cso_id", required=True)
-    @click.option("--token", required=True)
+    @click.option("--cso", "cso_id", required=True, help="the CSO's id, as `dalil cso add` printed it")
+    @click.option("--token", required=True, help="the desk token `dalil cso add` (or `cso token`) printed once")
     @click.option("--gateway-key", required=True, help="the gateway's checkpoint key, as `dalil cso add` printed it")
     @click.option("--coordinator-key", required=True,
                   help="the coordinator's public line, from the coordinator (not from the gateway's operator)")
-    @click.option("--language", type=click.Choice(["ar", "fr", "en"]), default="fr", show_default=True)
+    @click.option("--language", type=click.Choice(["ar", "fr", "en"]), default="fr", show_default=True,
+                  help="the inbox's language at first (the page has a switch)")
     def desk_connect(home, gateway_url, cso_id, token, gateway_key, coordinator_key, language):
         """Write the desk's settings (desk.toml) next to its key, pinning the gateway's and the coordinator's keys."""
         from referrals import note

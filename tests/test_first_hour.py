@@ -11,7 +11,10 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
 import requests
+
+from flows.store import GOVERNORATES
 
 from test_fuzz_support import free_port
 
@@ -87,7 +90,8 @@ def test_a_fresh_clone_runs_the_readme_command_and_keeps_no_state_in_the_checkou
         assert page.status_code == 200 and urlsplit(page.url).path == "/console/login", page.url
         assert 'name="password"' in page.text
         which = [str(clone / ".venv" / "bin" / "python"), "-c", "import gateway; print(gateway.__file__)"]
-        installed = subprocess.run(which, cwd=tmp_path, env=env, capture_output=True, text=True, check=True).stdout.strip()
+        installed = subprocess.run(which, cwd=tmp_path, env=env, capture_output=True, text=True,
+                                   check=True).stdout.strip()
         assert installed.startswith(str(clone)), f"the venv runs {installed}, not the clone"
 
         second = subprocess.run([str(clone / ".venv" / "bin" / "dalil"), "demo"], cwd=tmp_path, env=env,
@@ -162,3 +166,85 @@ def test_a_busy_port_is_one_line_and_exit_2_for_serve_and_the_desk(tmp_path):
             assert len(error) == 1 and f"port {port}" in error[0] and key in error[0], r.stderr
             assert "Traceback" not in r.stderr and r.stdout == "", (r.stdout, r.stderr)
             assert "dispatcher" not in r.stderr and time.monotonic() - started < 30  # nothing started
+
+
+# -- the command line's rough edges ----------------------------------------------------------------------------
+
+def _walk(command, path):
+    import click
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            yield from _walk(sub, [*path, name])
+    else:
+        yield path, command
+
+
+def test_every_command_and_option_has_a_help_text():
+    import click
+    from gateway.cli import main
+    missing = [f"{' '.join(path)} {p.opts[0]}" for path, command in _walk(main, ["dalil"])
+               for p in command.params if isinstance(p, click.Option) and not p.help]
+    missing += [" ".join(path) for path, command in _walk(main, ["dalil"]) if not command.help]
+    assert not missing, f"no help text: {missing}"
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, app):
+    """`dalil` against the app's database, through a config file in its home."""
+    from click.testing import CliRunner
+    from gateway.cli import main
+    gw = app.extensions["dalil"].config["gateway"]
+    config = tmp_path / "dalil.toml"
+    config.write_text(f'[gateway]\ndatabase = "{gw["database"]}"\nkeys_dir = "{gw["keys_dir"]}"\n'
+                      'default_language = "fr"\n', encoding="utf-8")
+    monkeypatch.setenv("DALIL_CONFIG", str(config))
+    return lambda *args, **kw: CliRunner().invoke(main, list(args), **kw)
+
+
+def test_a_text_in_an_unknown_language_blames_the_text_not_the_fallback(cli):
+    made = cli("campaign", "create", "X", "--text", "de=hello")
+    assert made.exit_code == 1
+    assert "text (de): unknown language; expected one of ar, fr, en" in made.output
+    assert "fallback" not in made.output
+
+
+def test_dispatch_with_no_channel_says_how_to_configure_one_instead_of_waiting(cli, tmp_path):
+    started = time.monotonic()
+    run = cli("dispatch", "--until-empty")
+    assert run.exit_code == 1 and time.monotonic() - started < 20
+    assert "no channel is configured to send" in run.output and "[channels.twilio]" in run.output
+    assert str(tmp_path / "dalil.toml") in run.output  # the file to edit
+
+
+def test_the_report_names_needs_and_governorates_in_the_chosen_language(cli, app, tmp_path):
+    from test_referral_support import add_cso, refer
+    add_cso(app, tmp_path, needs=("legal",), areas=("*",), capacity=1000)
+    places = GOVERNORATES[:12]
+    for code, *_ in places:
+        for _ in range(5):
+            refer(app, "amal", need="legal", governorate=code, delegation=None)
+    fr = cli("report").stdout  # [gateway] default_language
+    assert "Aide juridique" in fr and "Kairouan" in fr and "legal" not in fr and "kairouan" not in fr
+    # 24 governorates do not fit 80 columns: piped output is as wide as the table, nothing is cut to "…"
+    assert "…" not in fr and all(name in fr for _, _, name, _ in places)
+    ar = cli("report", "--lang", "ar").stdout
+    assert "مساعدة قانونية" in ar and "القيروان" in ar
+
+
+def test_the_demo_banner_asks_for_a_first_account_only_while_there_is_none(app):
+    from gateway.commands import _first_account_hint
+    from test_console_support import add_accounts
+    ctx = app.extensions["dalil"]
+    assert "dalil user add" in _first_account_hint(ctx)
+    add_accounts(app)
+    assert _first_account_hint(ctx) == ""
+
+
+def test_status_and_user_list_show_local_times_without_seconds(cli, app):
+    from test_console_support import add_accounts
+    add_accounts(app)
+    db = app.extensions["dalil"].db()
+    db.execute("UPDATE users SET last_login = 1767225600")  # 2026-01-01 00:00 UTC, 01:00 in Tunis
+    listed = cli("user", "list").stdout
+    assert "2026-01-01 01:00 (Africa/Tunis)" in listed
+

@@ -64,13 +64,14 @@ def register(main: click.Group) -> None:
     @click.pass_obj
     def list_command(obj):
         """Every account with its role, state and last sign-in."""
-        import datetime
-        rows = users.list_users(_db(obj))
+        from messages.schedule import show
+        ctx = obj.dalil()
+        tz_name = ctx.config["gateway"]["timezone"]
+        rows = users.list_users(ctx.db())
         if not rows:
             click.echo("no accounts yet: dalil user add NAME --role admin")
             return
         for row in rows:
-            last = datetime.datetime.fromtimestamp(row["last_login"]).strftime("%Y-%m-%d %H:%M") \
-                if row["last_login"] else "never"
+            last = f"{show(row['last_login'], tz_name)} ({tz_name})" if row["last_login"] else "never"
             state = "active" if row["active"] else "deactivated"
             click.echo(f"{row['username']:<24} {row['role']:<13} {row['language']:<3} {state:<12} last sign-in {last}")
