@@ -11,7 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from babel import Locale
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_time
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
@@ -68,6 +68,22 @@ def when(value: date | datetime, lang: str, fmt: str = "medium") -> str:
     if isinstance(value, datetime):
         return format_datetime(value, fmt, locale=BABEL_LOCALES[lang])
     return format_date(value, fmt, locale=BABEL_LOCALES[lang])
+
+
+def plural(lang: str, key: str, n: int, **values) -> str:
+    """The text for n of something, in the plural form babel's CLDR rules give for lang: Arabic has six (zero, one,
+    two, few, many, other), French and English two. Keys are KEY.zero ... KEY.other; KEY.other is required and
+    stands in for a form a language does not need. {n} is the number, written for lang."""
+    form = Locale.parse(BABEL_LOCALES[lang]).plural_form(abs(n))
+    chosen = f"{key}.{form}" if has(f"{key}.{form}", lang) else f"{key}.other"
+    return t(lang, chosen, n=number(n, lang), **values)
+
+
+def clock(value: datetime, lang: str, with_date: bool = True) -> str:
+    """24-hour time without seconds (14:05), after the localized date: fr_TN's own pattern is 12-hour with
+    seconds ("8:00:00 AM"), which no one in an office reads a schedule by."""
+    hours = format_time(value, "HH:mm", locale=BABEL_LOCALES[lang])
+    return f"{format_date(value, 'medium', locale=BABEL_LOCALES[lang])} {hours}" if with_date else hours
 
 
 def is_rtl(lang: str) -> bool:

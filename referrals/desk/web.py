@@ -3,12 +3,22 @@
 It reads only the desk's own SQLite file, so it works with no connection; decisions are queued and go to the
 gateway at the next sync. Forms carry a per-process token and the Host header must be the loopback address, so
 a web page open in the same browser cannot post decisions (CSRF) or read the inbox through DNS rebinding.
+
+It looks like the staff console: the same stylesheet (served from the console's static folder, nothing from
+outside), system fonts, ar/fr/en with a switch on every page. Every code an envelope carries (need, area,
+nationality, situation, language, channel) is shown by its name; dates in the page's language; phone numbers and
+codes isolated left to right so they read the same in Arabic. Alerts from the sync (a rewritten log, a refused
+envelope, any kind a later check adds) head every page until someone deals with them.
 """
 from __future__ import annotations
 
 import secrets
 import threading
+from datetime import date, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
 
+import phonenumbers
 from flask import Flask, abort, redirect, render_template, request, url_for
 
 from messages import i18n
@@ -16,6 +26,10 @@ from referrals.desk import client, store
 from referrals.desk.home import Desk
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+# the console's stylesheet, shared: one look for every page Dalil serves
+STATIC = Path(__file__).resolve().parent.parent.parent / "gateway" / "console" / "static"
+TABS = {"new": ("new",), "accepted": ("accepted",), "closed": ("declined", "closed")}
+LANG_COOKIE = "desk_lang"
 
 
 def _area_names() -> dict[str, dict[str, str]]:
@@ -28,22 +42,69 @@ def _area_names() -> dict[str, dict[str, str]]:
     return {code: {"ar": ar, "fr": fr, "en": en} for code, ar, fr, en in rows}
 
 
+def _day(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _phone(number: str) -> str:
+    """+216 20 123 456 rather than +21620123456: easier to read out and dial."""
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(number, None),
+                                          phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    except phonenumbers.NumberParseException:
+        return number
+
+
 def create_desk_app(desk: Desk) -> Flask:
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
     app.json.ensure_ascii = False
     csrf = secrets.token_urlsafe(24)
     sync_lock = threading.Lock()
+    areas = _area_names()
+
+    def lang() -> str:
+        chosen = request.cookies.get(LANG_COOKIE)
+        return chosen if chosen in i18n.LANGUAGES else desk.language
 
     def tr(key: str, **values) -> str:
-        return i18n.t(desk.language, key, **values)
+        return i18n.t(lang(), key, **values)
+
+    def not_given(field: str) -> str:
+        return tr(f"desk.not_given.{field}")
 
     def area(code: str) -> str:
-        return _area_names().get(code, {}).get(desk.language, code) if code else tr("desk.not_given")
+        return areas.get(code, {}).get(lang(), code) if code else not_given("area")
 
-    def label(prefix: str, code: str) -> str:
+    def label(prefix: str, code: str, field: str) -> str:
         if not code:
-            return tr("desk.not_given")
-        return i18n.t(desk.language, f"{prefix}.{code}") if i18n.has(f"{prefix}.{code}", desk.language) else code
+            return not_given(field)
+        key = f"{prefix}.{code}"
+        return tr(key) if i18n.has(key, lang()) else tr("desk.unknown_code", code=code)
+
+    def day(value: str) -> str:
+        parsed = _day(value)
+        return i18n.when(parsed, lang(), "long") if parsed else value
+
+    def moment(value: str) -> str:
+        try:
+            return i18n.clock(datetime.strptime(value, "%Y-%m-%d %H:%M"), lang())
+        except (TypeError, ValueError):
+            return value
+
+    def alert_text(alert: dict) -> str:
+        """Any alert kind: its own text when the catalogs have one, else a generic one that still names it."""
+        key = f"desk.alert.{alert['kind']}"
+        params = {k: str(v) for k, v in (alert.get("params") or {}).items()}
+        if i18n.has(key, lang()):
+            try:
+                return tr(key, **params)
+            except (KeyError, IndexError):
+                pass
+        details = ", ".join(f"{k}: {v}" for k, v in params.items())
+        return tr("desk.alert_generic", kind=alert["kind"], details=details or "-")
 
     @app.before_request
     def guard():
@@ -53,10 +114,25 @@ def create_desk_app(desk: Desk) -> Flask:
         if request.method == "POST" and not secrets.compare_digest(request.form.get("csrf", ""), csrf):
             abort(403, description="stale or missing form token: reload the page")
 
+    @app.after_request
+    def headers(response):
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+            "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if request.endpoint != "static":
+            response.headers.setdefault("Cache-Control", "no-store")  # pages hold a person's number and note
+        return response
+
     @app.context_processor
     def helpers():
-        return {"t": tr, "label": label, "area": area, "csrf": csrf, "lang": desk.language,
-                "rtl": i18n.is_rtl(desk.language), "cso": desk.cso_id}
+        current = lang()
+        return {"t": tr, "label": label, "area": area, "day": day, "moment": moment, "phone": _phone,
+                "alert_text": alert_text, "csrf": csrf, "lang": current, "rtl": i18n.is_rtl(current),
+                "languages": i18n.LANGUAGES, "cso": desk.cso_id, "number": lambda n: i18n.number(n, current),
+                "plural": lambda key, n: i18n.plural(current, key, n)}
 
     def status_bar(conn) -> dict:
         return {"alerts": store.alerts(conn), "pending": len(store.outgoing(conn)),
@@ -65,7 +141,13 @@ def create_desk_app(desk: Desk) -> Flask:
     @app.get("/")
     def inbox():
         with store.connect(desk.db_path) as conn:
-            return render_template("inbox.html", referrals=store.referrals(conn), **status_bar(conn))
+            everything = store.referrals(conn)
+            counts = {tab: sum(r["status"] in states for r in everything) for tab, states in TABS.items()}
+            show = request.args.get("show")
+            if show not in TABS:
+                show = "new" if counts["new"] or not everything else next(t for t in TABS if counts[t])
+            shown = [r for r in everything if r["status"] in TABS[show]]
+            return render_template("inbox.html", referrals=shown, counts=counts, show=show, **status_bar(conn))
 
     @app.get("/r/<referral_id>")
     def show(referral_id):
@@ -93,7 +175,23 @@ def create_desk_app(desk: Desk) -> Flask:
     def sync_now():
         with sync_lock:
             client.sync(desk)
-        return redirect(url_for("inbox"))
+        return redirect(_back())
+
+    @app.post("/lang")
+    def set_language():
+        response = redirect(_back())
+        chosen = request.form.get("lang")
+        if chosen in i18n.LANGUAGES:
+            response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 86400, httponly=True, samesite="Strict")
+        return response
+
+    def _back() -> str:
+        """Where a form came from, on this desk only."""
+        target = request.form.get("next", "")
+        parts = urlsplit(target)
+        if not target.startswith("/") or target.startswith("//") or parts.scheme or parts.netloc:
+            return url_for("inbox")
+        return target
 
     def _push_quietly():
         if sync_lock.acquire(blocking=False):
@@ -103,6 +201,11 @@ def create_desk_app(desk: Desk) -> Flask:
                 pass
             finally:
                 sync_lock.release()
+
+    @app.errorhandler(404)
+    def not_found(e):
+        with store.connect(desk.db_path) as conn:
+            return render_template("missing.html", **status_bar(conn)), 404
 
     app.extensions["desk.sync_lock"] = sync_lock
     return app
