@@ -1,8 +1,9 @@
 """Everything a person reads exists in ar, fr and en, with the same {placeholders} in each.
 
-Texts that count something come in plural forms, KEY.zero ... KEY.other (KEY.one and KEY.other in English), chosen by babel's CLDR rules
-(messages.i18n.plural): each language has exactly the forms its rules use (Arabic six, French and English two),
-and a form may leave out {n} where the word says the number ("تنبيهان", two alerts)."""
+Texts that count something come in plural forms, KEY.zero ... KEY.other (KEY.one and KEY.other in English),
+chosen by babel's CLDR rules (messages.i18n.plural): each language has exactly the forms its rules use (Arabic
+six, French three, English two), and a form may leave out {n} where the word says the number ("تنبيهان", two
+alerts)."""
 import string
 
 from babel import Locale

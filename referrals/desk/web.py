@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import phonenumbers
 from flask import Flask, abort, redirect, render_template, request, url_for
+from markupsafe import Markup, escape
 
 from messages import i18n
 from referrals.desk import client, store
@@ -94,17 +95,22 @@ def create_desk_app(desk: Desk) -> Flask:
         except (TypeError, ValueError):
             return value
 
-    def alert_text(alert: dict) -> str:
-        """Any alert kind: its own text when the catalogs have one, else a generic one that still names it."""
+    def alert_text(alert: dict) -> Markup:
+        """Any alert kind: its own text when the catalogs have one, else a generic one that still names it. Days
+        are written in the page's language; every value is escaped and isolated (<bdi>), so a key fingerprint or a
+        kind in Latin letters cannot reorder an Arabic sentence."""
+        def value(v) -> Markup:
+            shown = day(v) if isinstance(v, str) and _day(v) else str(v)
+            return Markup('<bdi dir="auto">{}</bdi>').format(shown)
         key = f"desk.alert.{alert['kind']}"
-        params = {k: str(v) for k, v in (alert.get("params") or {}).items()}
+        params = {k: value(v) for k, v in (alert.get("params") or {}).items()}
         if i18n.has(key, lang()):
             try:
-                return tr(key, **params)
+                return escape(i18n.t(lang(), key)).format(**params)
             except (KeyError, IndexError):
                 pass
-        details = ", ".join(f"{k}: {v}" for k, v in params.items())
-        return tr("desk.alert_generic", kind=alert["kind"], details=details or "-")
+        details = Markup(", ").join(Markup("{}: {}").format(k, v) for k, v in params.items())
+        return escape(tr("desk.alert_generic")).format(kind=value(alert["kind"]), details=details or "-")
 
     @app.before_request
     def guard():
