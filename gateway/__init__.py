@@ -52,6 +52,11 @@ class Dalil:
     """What the running gateway knows: its config and where its state lives."""
     config: dict[str, dict[str, Any]]
     services: dict[str, Any] = field(default_factory=dict)  # long-lived helpers (sessions, scheduler, ...)
+    source: str | None = None  # the config file it was started with, if any
+
+    def config_file(self) -> str:
+        """The file to edit to change a key: the one in use, or where Dalil would read one."""
+        return self.source or str(config_module.home() / "dalil.toml")
 
     @property
     def db_path(self) -> str:
@@ -72,14 +77,14 @@ def dalil() -> Dalil:
     return current_app.extensions["dalil"]
 
 
-def initialize(cfg: dict) -> Dalil:
+def initialize(cfg: dict, source: str | None = None) -> Dalil:
     """Create the database, its schema and the secrets if they are missing (idempotent)."""
     gw = cfg["gateway"]
     if gw["database"] != ":memory:":
         Path(gw["database"]).parent.mkdir(parents=True, exist_ok=True)
     Path(gw["keys_dir"]).mkdir(parents=True, exist_ok=True)
     from gateway import contacts, outbox, routing  # they import this module's dalil()
-    ctx = Dalil(cfg)
+    ctx = Dalil(cfg, source=source)
     routing.install(cfg)
     contacts.configure(gw["keys_dir"], gw["caller_window_days"])
     store.migrate(ctx.db())
@@ -98,7 +103,7 @@ def create_app(config=None) -> Flask:
     cfg = config_module.load(config)
     procguard.lock_down()  # before any caller's answer or sealed reply is in memory
     logs.setup(cfg["gateway"]["log_level"], cfg["gateway"]["log_file"])
-    ctx = initialize(cfg)
+    ctx = initialize(cfg, str(Path(config).resolve()) if isinstance(config, (str, Path)) else None)
     app = Flask(__name__)
     app.extensions["dalil"] = ctx
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES

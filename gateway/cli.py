@@ -44,14 +44,14 @@ class Context:
         from gateway import initialize
         cfg = self.config()
         self._database(cfg, create)
-        return initialize(cfg)
+        return initialize(cfg, self.config_path)
 
     def app(self, create: bool = False):
         from gateway import create_app
         cfg = self.config()
         self._database(cfg, create)
         try:
-            return create_app(cfg)
+            return create_app(self.config_path or cfg)
         except config_module.ConfigError as e:
             raise click.ClickException(str(e)) from None
 

@@ -94,25 +94,37 @@ def load(db, campaign_id: int) -> Campaign:
     return Campaign(**raw)
 
 
-def listing(db) -> list[dict]:
+def listing(db, now: float | None = None) -> list[dict]:
+    now = time.time() if now is None else now
     counts: dict[int, dict] = {}
-    for cid, state, n in db.execute("SELECT campaign_id, state, count(*) FROM outbox WHERE campaign_id IS NOT NULL "
-                                    "AND kind = 'blast' GROUP BY campaign_id, state"):
+    first_send: dict[int, float] = {}
+    for cid, state, n, earliest in db.execute(
+            "SELECT campaign_id, state, count(*), min(not_before) FROM outbox WHERE campaign_id IS NOT NULL "
+            "AND kind = 'blast' GROUP BY campaign_id, state"):
         counts.setdefault(cid, {})[state] = n
+        if state == "queued":
+            first_send[cid] = earliest
     rows = db.execute("SELECT id, name, status, schedule, next_run_at, created_at FROM campaigns ORDER BY id DESC")
     out = []
     for cid, name, status, schedule, next_run_at, created_at in rows:
         states = counts.get(cid, {})
-        out.append({"id": cid, "name": name, "status": _shown_status(status, states), "schedule": schedule,
-                    "next_run_at": next_run_at, "created_at": created_at, "messages": sum(states.values()),
-                    "waiting": states.get("queued", 0) + states.get("sending", 0)})
+        starts = first_send.get(cid)
+        out.append({"id": cid, "name": name, "status": _shown_status(status, states, starts, now),
+                    "schedule": schedule, "next_run_at": next_run_at, "created_at": created_at,
+                    "messages": sum(states.values()), "waiting": states.get("queued", 0) + states.get("sending", 0),
+                    "starts_at": starts if starts and starts > now else None})
     return out
 
 
-def _shown_status(status: str, states: dict) -> str:
-    """An active campaign with nothing left to send is done."""
+def _shown_status(status: str, states: dict, first_send_at: float | None = None, now: float | None = None) -> str:
+    """An active campaign with nothing left to send is done; one whose every message waits for a later time
+    (queued in quiet hours, or spread by its rate) has not started: it is waiting, not sending."""
     if status == "active" and not states.get("queued") and not states.get("sending"):
         return "done"
+    if (status == "active" and not states.get("sending") and first_send_at is not None
+            and first_send_at > (time.time() if now is None else now)
+            and not any(states.get(s) for s in ("sent", "delivered", "failed", "expired"))):
+        return "waiting"
     return status
 
 

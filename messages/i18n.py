@@ -51,7 +51,7 @@ def missing_languages(key: str) -> list[str]:
     return [lang for lang in LANGUAGES if key not in catalogs()[lang]]
 
 
-def t(lang: str, key: str, **values) -> str:
+def t(lang: str, key: str, /, **values) -> str:
     """The text for key in lang, with {placeholders} filled; raises MissingText rather than show a raw key."""
     try:
         text = catalogs()[lang][key]
@@ -70,7 +70,7 @@ def when(value: date | datetime, lang: str, fmt: str = "medium") -> str:
     return format_date(value, fmt, locale=BABEL_LOCALES[lang])
 
 
-def plural(lang: str, key: str, n: int, **values) -> str:
+def plural(lang: str, key: str, n: int, /, **values) -> str:
     """The text for n of something, in the plural form babel's CLDR rules give for lang: Arabic has six (zero, one,
     two, few, many, other), French and English two. Keys are KEY.zero ... KEY.other; KEY.other is required and
     stands in for a form a language does not need. {n} is the number, written for lang."""

@@ -62,3 +62,14 @@ def test_placeholders_agree_across_languages():
             if base is not None and not placeholders(text) <= placeholders(catalogs["en"][f"{base}.other"]):
                 disagree[f"{lang}:{key}"] = (sorted(placeholders(text)), "more than en .other")
     assert disagree == {}
+
+
+def test_counted_texts_use_each_languages_plural_form():
+    shown = {n: i18n.plural("ar", "console.count.segments", n) for n in (0, 1, 2, 3, 11, 100)}
+    assert shown == {0: "لا أجزاء", 1: "جزء واحد", 2: "جزآن", 3: "3 أجزاء", 11: "11 جزءًا", 100: "100 جزء"}
+    assert [i18n.plural("fr", "console.count.segments", n) for n in (0, 1, 2)] == \
+        ["0 segment", "1 segment", "2 segments"]  # French counts zero as one
+    assert [i18n.plural("en", "console.count.segments", n) for n in (0, 1, 2)] == \
+        ["0 segments", "1 segment", "2 segments"]
+    assert i18n.plural("en", "console.campaigns.fallback_count", 1, lang="Français", used="العربية") == \
+        "1 subscriber in Français gets the العربية text (no text in their language)."

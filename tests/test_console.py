@@ -319,6 +319,8 @@ def test_every_console_text_exists_in_every_language():
         | {f"console.flows.type.{t}" for t in ("menu", "list", "detail", "areas", "input", "end")} \
         | {f"console.directory.{x}.{k}" for x in ("tab", "new") for k in ("services", "organizations", "locations")}
     keys |= dynamic
+    # a text that counts is KEY.one ... KEY.other (tests/test_catalogs.py checks each language has its forms)
+    keys = {f"{key}.other" if i18n.has(f"{key}.other", "en") and not i18n.has(key, "en") else key for key in keys}
     assert len(keys) > 200
     missing = {key: i18n.missing_languages(key) for key in keys if i18n.missing_languages(key)}
     assert not missing

@@ -76,7 +76,7 @@ def test_compose_an_arabic_campaign_and_preview_ucs2_segments_and_cost(campaign_
     assert '<td class="num segments">2</td>' in page
     assert 'id="preview-recipients">4<' in page and 'id="preview-segments">8<' in page
     assert f"Estimated cost: {8 * PRICE:.2f} TND" in page
-    assert "1 subscriber(s) in Français get the العربية text" in page
+    assert "1 subscriber in Français gets the العربية text" in page  # one, not "subscriber(s)"
     assert "Send now" in page
 
 
@@ -95,6 +95,7 @@ def test_the_audience_is_counted_live(campaign_app):
     some = post(client, "/console/campaigns/audience", {"governorates": ["tataouine"], "interests": ["jobs"]},
                 headers={"Accept": "application/json"}).get_json()
     assert some["total"] == 3 and some["by_language"] == {"ar": 3}
+    assert everyone["text"] == "Reaches 4 subscribers now." and some["text"] == "Reaches 3 subscribers now."
     bad = post(client, "/console/campaigns/audience", {"governorates": ["atlantis"]},
                headers={"Accept": "application/json"})
     assert bad.status_code == 422

@@ -370,8 +370,10 @@ def test_the_simulator_walks_the_real_menu(console_app):
 def test_the_dashboard_counts_traffic_by_hour_and_day(console_app):
     db = db_of(console_app)
     now = time.time()
-    for _ in range(3):
+    for _ in range(5):
         outbox.enqueue(db, "+21620000002", "hi", kind="notice")
+    # three went out; two are still queued, and a queued message has not gone out (it may never)
+    db.execute("UPDATE outbox SET state = 'sent', sent_at = ? WHERE id IN (SELECT id FROM outbox LIMIT 3)", [now])
     db.execute("INSERT INTO inbound_seen (dedupe_key, seen_at) VALUES ('k1', ?), ('k2', ?)", [now, now - 5 * 86400])
     from zoneinfo import ZoneInfo
     from gateway.console.dashboard import traffic

@@ -235,7 +235,7 @@ def campaign_audience():
     by_lang = cmod.recipients_by_language(dalil().db(), audience)
     total = sum(by_lang.values())
     return jsonify(total=total, by_language=by_lang,
-                   text=ui.t("console.campaigns.audience_live", total=ui.number(total)))
+                   text=ui.plural("console.campaigns.reaches", total))
 
 
 # -- one campaign -------------------------------------------------------------------------------------------
@@ -248,13 +248,15 @@ def _preview(campaign) -> dict:
         warnings.append(ui.t("console.campaigns.warn.nobody"))
     for lang, text in info["texts"].items():
         if text["ucs2_characters"] and lang != "ar":
-            warnings.append(ui.t("console.campaigns.warn.ucs2", lang=ui.t(f"console.lang.{lang}"),
-                                 chars=" ".join(text["ucs2_characters"][:8]), segments=ui.number(text["segments"]),
-                                 gsm=ui.number(text["gsm7_segments"]) if text["gsm7_segments"] else "—"))
+            gsm = text["gsm7_segments"]
+            warnings.append(ui.t("console.campaigns.ucs2_note", lang=ui.t(f"console.lang.{lang}"),
+                                 chars=" ".join(text["ucs2_characters"][:8]),
+                                 segments=ui.plural("console.count.segments", text["segments"]),
+                                 gsm=ui.plural("console.count.segments", gsm) if gsm else "—"))
     for lang, row in info["languages"].items():
         if row["recipients"] and row["text"] != lang:
-            warnings.append(ui.t("console.campaigns.warn.fallback", count=ui.number(row["recipients"]),
-                                 lang=ui.t(f"console.lang.{lang}"), used=ui.t(f"console.lang.{row['text']}")))
+            warnings.append(ui.plural("console.campaigns.fallback_count", row["recipients"],
+                                      lang=ui.t(f"console.lang.{lang}"), used=ui.t(f"console.lang.{row['text']}")))
     if info["finishes_at"] and info["finishes_at"] > info["expires_at"]:
         warnings.append(ui.t("console.campaigns.warn.rate"))
     info["shown_warnings"] = warnings
@@ -268,10 +270,12 @@ def campaign_page(campaign_id: int):
     if campaign is None:
         return ui.error_page(404, "console.error.404.title", "console.campaigns.not_found")
     db = dalil().db()
-    shown = next((r["status"] for r in cmod.listing(db) if r["id"] == campaign_id), campaign.status)
+    listed = next((r for r in cmod.listing(db) if r["id"] == campaign_id), {})
+    shown = listed.get("status", campaign.status)
     info = _preview(campaign) if campaign.status in ("draft", "scheduled", "paused") else None
     results = cmod.results(db, campaign_id)
     return ui.render("campaign.html", campaign=campaign, shown_status=shown, info=info, results=results,
+                     starts_at=listed.get("starts_at"), config_file=dalil().config_file(),
                      tz=_tz(), settings=_settings(), message=request.args.get("done"),
                      audience=_describe(campaign.audience))
 

@@ -26,41 +26,55 @@ def _nice_max(value: float) -> int:
     return int(value)
 
 
+def _mirror(rtl: bool, width: float):
+    """x of a box (x, w) as drawn: in a right-to-left page time and bars run from the right edge."""
+    return (lambda x, w=0.0: width - x - w) if rtl else (lambda x, w=0.0: x)
+
+
+def _anchor(rtl: bool, anchor: str) -> str:
+    """The anchor of a left-to-right text (a number) drawn in a mirrored chart."""
+    return {"start": "end", "end": "start"}.get(anchor, anchor) if rtl else anchor
+
+
 def bars(labels: list[str], series: list[tuple[str, list[float | None]]], title: str, *,
-         label_every: int = 1, number=str, empty_text: str = "", hidden_text: str = "") -> Markup:
+         label_every: int = 1, number=str, empty_text: str = "", hidden_text: str = "", rtl: bool = False) -> Markup:
     """Grouped vertical bars: one group per label, one bar per series (class s0, s1, ...).
 
-    A None value (a suppressed cell) is drawn as a hatched stub and described as hidden_text.
+    A None value (a suppressed cell) is drawn as a hatched stub and described as hidden_text. With rtl, the chart
+    is mirrored (first label at the right, the axis on the right) and its texts run right to left, so an Arabic
+    sentence ends with its full stop on the left; the glyphs themselves are never mirrored.
     """
+    mx = _mirror(rtl, WIDTH)
     n = max(len(labels), 1)
     top = max([v for _, values in series for v in values if v is not None] + [0])
     ymax = _nice_max(top)
     plot_w, plot_h = WIDTH - PAD_LEFT - PAD_RIGHT, HEIGHT - PAD_TOP - PAD_BOTTOM
     group_w = plot_w / n
     bar_w = max(1.0, group_w * 0.8 / max(len(series), 1))
+    direction = "rtl" if rtl else "ltr"
     out = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}" '
-           f'xmlns="http://www.w3.org/2000/svg" direction="ltr">', f"<title>{escape(title)}</title>"]
+           f'xmlns="http://www.w3.org/2000/svg" direction="{direction}">', f"<title>{escape(title)}</title>"]
     for frac in (0, 0.5, 1):
         y = PAD_TOP + plot_h * (1 - frac)
-        out.append(f'<line class="grid" x1="{PAD_LEFT}" x2="{WIDTH - PAD_RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
-        out.append(f'<text class="axis" x="{PAD_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
-                   f"{escape(number(int(ymax * frac)))}</text>")
+        out.append(f'<line class="grid" x1="{mx(PAD_LEFT)}" x2="{mx(WIDTH - PAD_RIGHT)}" y1="{y:.1f}" y2="{y:.1f}"/>')
+        out.append(f'<text class="axis" x="{mx(PAD_LEFT - 6)}" y="{y + 4:.1f}" direction="ltr" '
+                   f'text-anchor="{_anchor(rtl, "end")}">{escape(number(int(ymax * frac)))}</text>')
     for i, label in enumerate(labels):
         x0 = PAD_LEFT + i * group_w + group_w * 0.1
         for s, (name, values) in enumerate(series):
             value = values[i] if i < len(values) else 0
             x = x0 + s * bar_w
             if value is None:
-                out.append(f'<rect class="hidden-cell" x="{x:.1f}" y="{PAD_TOP + plot_h - 6:.1f}" '
+                out.append(f'<rect class="hidden-cell" x="{mx(x, bar_w):.1f}" y="{PAD_TOP + plot_h - 6:.1f}" '
                            f'width="{bar_w:.1f}" height="6"><title>{escape(label)} · {escape(name)}: '
                            f"{escape(hidden_text)}</title></rect>")
                 continue
             h = plot_h * value / ymax if ymax else 0
-            out.append(f'<rect class="s{s}" x="{x:.1f}" y="{PAD_TOP + plot_h - h:.1f}" width="{bar_w:.1f}" '
+            out.append(f'<rect class="s{s}" x="{mx(x, bar_w):.1f}" y="{PAD_TOP + plot_h - h:.1f}" width="{bar_w:.1f}" '
                        f'height="{h:.1f}"><title>{escape(label)} · {escape(name)}: {escape(number(value))}'
                        f"</title></rect>")
         if i % label_every == 0:
-            cx = PAD_LEFT + (i + 0.5) * group_w
+            cx = mx(PAD_LEFT + (i + 0.5) * group_w)
             out.append(f'<text class="axis" x="{cx:.1f}" y="{HEIGHT - PAD_BOTTOM + 16}" text-anchor="middle">'
                        f"{escape(label)}</text>")
     if top == 0 and empty_text:
@@ -70,20 +84,25 @@ def bars(labels: list[str], series: list[tuple[str, list[float | None]]], title:
     return Markup("".join(out))
 
 
-def hbars(items: list[tuple[str, int]], title: str, *, number=str) -> Markup:
-    """Horizontal bars, one per item (the outbox by state); labels are drawn by the page's table beside it."""
+def hbars(items: list[tuple[str, int]], title: str, *, number=str, rtl: bool = False) -> Markup:
+    """Horizontal bars, one per item (the outbox by state), the label before each; with rtl, labels on the right
+    and bars growing to the left."""
+    mx = _mirror(rtl, HBAR_WIDTH)
     height = 26 * max(len(items), 1) + 8
     top = max([v for _, v in items] + [1])
+    direction = "rtl" if rtl else "ltr"
     out = [f'<svg class="chart hbars" viewBox="0 0 {HBAR_WIDTH} {height}" role="img" aria-label="{escape(title)}" '
-           f'xmlns="http://www.w3.org/2000/svg" direction="ltr">', f"<title>{escape(title)}</title>"]
+           f'xmlns="http://www.w3.org/2000/svg" direction="{direction}">', f"<title>{escape(title)}</title>"]
     label_w = 120
     for i, (label, value) in enumerate(items):
         y = 4 + i * 26
         w = (HBAR_WIDTH - label_w - 60) * value / top
-        out.append(f'<text class="axis" x="{label_w - 8}" y="{y + 15}" text-anchor="end">{escape(label)}</text>')
-        out.append(f'<rect class="s{i % 6} state-bar" x="{label_w}" y="{y}" width="{w:.1f}" height="20">'
+        # the label's direction follows the page, which already turns "end" to the left edge in rtl
+        out.append(f'<text class="axis" x="{mx(label_w - 8)}" y="{y + 15}" text-anchor="end">{escape(label)}</text>')
+        out.append(f'<rect class="s{i % 6} state-bar" x="{mx(label_w, w):.1f}" y="{y}" width="{w:.1f}" height="20">'
                    f"<title>{escape(label)}: {escape(number(value))}</title></rect>")
-        out.append(f'<text class="value" x="{label_w + w + 6:.1f}" y="{y + 15}">{escape(number(value))}</text>')
+        out.append(f'<text class="value" x="{mx(label_w + w + 6):.1f}" y="{y + 15}" '
+                   f'text-anchor="{_anchor(rtl, "start")}" direction="ltr">{escape(number(value))}</text>')
     out.append("</svg>")
     return Markup("".join(out))
 

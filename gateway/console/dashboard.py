@@ -1,7 +1,8 @@
 """The dashboard: the outbox by state, channel health, and the traffic of the last 24 hours and 30 days.
 
-Traffic is counted from the outbox (messages out, whatever became of their text) and from the inbound SMS
-register; neither count says who. The municipality viewer sees the same numbers without channel error texts.
+Traffic is counted from the outbox (messages that went out to a provider, by the time they did; a queued message
+has not gone out and may never) and from the inbound SMS register; neither count says who. The municipality
+viewer sees the same numbers without channel error texts.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def _buckets(db, table: str, column: str, start: float, step: float, n: int) -> 
 
 
 def traffic(db, now: float, tz: ZoneInfo) -> dict:
-    """Messages out and SMS in, per hour over 24 hours and per local day over 30 days."""
+    """Messages sent and SMS in, per hour over 24 hours and per local day over 30 days."""
     hour_end = (int(now) // 3600 + 1) * 3600
     hours_start = hour_end - 24 * 3600
     local_now = datetime.fromtimestamp(now, timezone.utc).astimezone(tz)
@@ -42,10 +43,10 @@ def traffic(db, now: float, tz: ZoneInfo) -> dict:
     return {
         "hours": [datetime.fromtimestamp(hours_start + i * 3600, timezone.utc).astimezone(tz).strftime("%H")
                   for i in range(24)],
-        "hour_out": _buckets(db, "outbox", "created_at", hours_start, 3600, 24),
+        "hour_out": _buckets(db, "outbox", "sent_at", hours_start, 3600, 24),
         "hour_in": _buckets(db, "inbound_seen", "seen_at", hours_start, 3600, 24),
         "days": [d.strftime("%d/%m") for d in days],
-        "day_out": per_day("outbox", "created_at"),
+        "day_out": per_day("outbox", "sent_at"),
         "day_in": per_day("inbound_seen", "seen_at"),
     }
 
@@ -61,20 +62,20 @@ def dashboard():
     states = [(s, by_state.get(s, 0)) for s in outbox.STATES]
     tz = ZoneInfo(ctx.config["gateway"]["timezone"])
     data = traffic(db, now, tz)
-    out_label, in_label = ui.t("console.dashboard.series.out"), ui.t("console.dashboard.series.in")
+    out_label, in_label = ui.t("console.dashboard.series.sent"), ui.t("console.dashboard.series.in")
     series_24 = [(out_label, data["hour_out"]), (in_label, data["hour_in"])]
     series_30 = [(out_label, data["day_out"]), (in_label, data["day_in"])]
     chart_24 = charts.bars(data["hours"], series_24, ui.t("console.dashboard.traffic24"), label_every=3,
-                           number=ui.number, empty_text=ui.t("console.dashboard.no_traffic"))
+                           number=ui.number, empty_text=ui.t("console.dashboard.no_traffic"), rtl=ui.rtl())
     chart_30 = charts.bars(data["days"], series_30, ui.t("console.dashboard.traffic30"), label_every=5,
-                           number=ui.number, empty_text=ui.t("console.dashboard.no_traffic"))
+                           number=ui.number, empty_text=ui.t("console.dashboard.no_traffic"), rtl=ui.rtl())
     chart_states = charts.hbars([(ui.t(f"console.state.{s}"), n) for s, n in states],
-                                ui.t("console.dashboard.outbox"), number=ui.number)
+                                ui.t("console.dashboard.outbox"), number=ui.number, rtl=ui.rtl())
     services = db.execute("SELECT count(*), sum(status = 'active') FROM services").fetchone()
     subscribers = db.execute("SELECT count(*) FROM subscribers WHERE status = 'active'").fetchone()[0]
     totals = {"out_24": sum(data["hour_out"]), "in_24": sum(data["hour_in"]),
               "out_30": sum(data["day_out"]), "in_30": sum(data["day_in"]),
               "services": services[1] or 0, "subscribers": subscribers}
     return ui.render("dashboard.html", snap=snap, states=states, chart_24=chart_24, chart_30=chart_30,
-                     chart_states=chart_states, totals=totals, now=now,
+                     chart_states=chart_states, totals=totals, now=now, config_file=ctx.config_file(),
                      show_errors=ui.allowed(g.user["role"], "directory"))

@@ -64,7 +64,14 @@ def flows_page():
         for screen in flows.screens.values():
             files.setdefault(screen.source, []).append(screen)
     return ui.render("flows.html", files=files, problems=problems, per_screen=per_screen, general=general,
-                     engine_keys=checker.ENGINE_KEYS, text=_current_text, saved=request.args.get("saved"))
+                     engine_keys=checker.ENGINE_KEYS, text=_current_text, saved=request.args.get("saved"),
+                     screens_by_id=flows.screens if flows else {}, flow_name=_flow_name)
+
+
+def _flow_name(source: str) -> str:
+    """A flow file by what it does for a caller ("Get help"), not its file name."""
+    key = f"console.flows.file.{Path(source).stem}"
+    return ui.t(key) if i18n.has(key, ui.lang()) else Path(source).stem
 
 
 def _current_text(key: str | None) -> str:

@@ -39,12 +39,12 @@ def reports():
     totals_chart = charts.bars([m["month"] for m in months], [(ui.t("console.reports.total"),
                                                                [m["total"] for m in months])],
                                ui.t("console.reports.chart_months"), number=ui.number,
-                               empty_text=ui.t("console.reports.none"), hidden_text=hidden)
+                               empty_text=ui.t("console.reports.none"), hidden_text=hidden, rtl=ui.rtl())
     month_charts = {
         m["month"]: charts.bars([needs.get(n, n) for n in data["needs"]],
                                 [(ui.t("console.reports.total"), [m["need_totals"][n] for n in data["needs"]])],
                                 ui.t("console.reports.chart_needs", month=m["month"]), number=ui.number,
-                                hidden_text=hidden)
+                                hidden_text=hidden, rtl=ui.rtl())
         for m in months}
     return ui.render("reports.html", data=data, months=list(reversed(months)), areas=areas, needs=needs,
                      totals_chart=totals_chart, month_charts=month_charts)

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from flask import abort, g, render_template, request, session
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from gateway import dalil
 from messages import i18n
@@ -64,6 +64,10 @@ def lang() -> str:
     return best or dalil().config["gateway"]["default_language"]
 
 
+def rtl() -> bool:
+    return i18n.is_rtl(lang())
+
+
 def t(key: str, /, **values) -> str:
     """The text for key in the page's language, {placeholders} filled (any name, "lang" and "key" included)."""
     text = i18n.t(lang(), key)
@@ -82,10 +86,45 @@ def number(value) -> str:
 
 
 def local_time(ts: float | None, fmt: str = "medium") -> str:
+    """The gateway's local time, 24-hour without seconds ("2 mars 2026 08:00"); "short" is the date alone."""
     if not ts:
         return t("console.common.never")
     tz = ZoneInfo(dalil().config["gateway"]["timezone"])
-    return i18n.when(datetime.fromtimestamp(ts, timezone.utc).astimezone(tz), lang(), fmt)
+    moment = datetime.fromtimestamp(ts, timezone.utc).astimezone(tz)
+    return i18n.when(moment.date(), lang(), "medium") if fmt == "short" else i18n.clock(moment, lang())
+
+
+def channel_name(code: str | None) -> str:
+    """A channel by its name (the SMS phone, Twilio, the USSD menu), never its code."""
+    key = f"console.channel.{code}"
+    return t(key) if code and i18n.has(key, lang()) else (code or "—")
+
+
+def via_text(via: str | None) -> Markup:
+    """How a consent change came, in words: the menu, a keyword by SMS, a file import, a staff member; text a
+    staff member typed (`dalil subscribers opt-out --via`) is shown as typed, isolated."""
+    via = via or ""
+    word, _, rest = via.partition(":")
+    if via in ("menu", "staff request"):
+        return escape(t(f"console.via.{via.replace(' ', '_')}"))
+    if word == "keyword" and "@" in rest:
+        keyword, _, channel = rest.partition("@")
+        return escape(i18n.t(lang(), "console.via.keyword")).format(
+            word=Markup('<bdi dir="auto">{}</bdi>').format(keyword), channel=channel_name(channel))
+    if word == "csv" and rest:
+        return escape(i18n.t(lang(), "console.via.csv")).format(file=Markup('<bdi dir="ltr">{}</bdi>').format(rest))
+    return Markup('<bdi dir="auto">{}</bdi>').format(via or "—")
+
+
+def plural_forms(key: str) -> dict[str, str]:
+    """Every plural form of a text in the page's language, for a page script that counts as one types."""
+    prefix = f"{key}."
+    return {k[len(prefix):]: v for k, v in i18n.catalogs()[lang()].items() if k.startswith(prefix)}
+
+
+def plural(key: str, n: int, /, **values) -> str:
+    """The text for n things in the page's language, in the plural form babel's rules pick (Arabic has six)."""
+    return i18n.plural(lang(), key, n, **values)
 
 
 def render(template: str, status: int = 200, **context):
@@ -113,6 +152,7 @@ def template_context() -> dict:
     return {
         "t": t, "lang": current, "rtl": i18n.is_rtl(current), "languages": LANGUAGES,
         "user": user, "role": role, "text_of": text_of, "number": number, "local_time": local_time,
+        "plural": plural, "plural_forms": plural_forms, "channel_name": channel_name, "via_text": via_text,
         "nav": [name for name in NAV if allowed(role, name)] if user else [],
         "current_area": g.get("area"), "area_endpoint": ENDPOINTS,
     }

@@ -12,6 +12,13 @@
   function fill(template, values) {
     return template.replace(/\{(\w+)\}/g, function (m, k) { return k in values ? values[k] : m; });
   }
+  /* n things in the page's language: the catalog's plural forms (from babel, on the server) picked by the same
+   * CLDR rules in the browser (Arabic has six forms: zero, one, two, few, many, other) */
+  var pluralRules = new Intl.PluralRules(lang === "ar" ? "ar-TN" : lang === "fr" ? "fr-TN" : "en");
+  function plural(formsJSON, n) {
+    var forms = JSON.parse(formsJSON || "{}");
+    return fill(forms[pluralRules.select(n)] || forms.other || "{n}", { n: iso(num(n)) });
+  }
 
   function postJSON(url, body) {
     return fetch(url, {
@@ -120,8 +127,9 @@
       var text = area.value.trim();
       if (!text) { meter.textContent = ""; return; }
       var c = S.count(text);
-      var parts = [fill(meter.dataset.label, { characters: iso(num(c.characters)), encoding: iso(c.encoding),
-                                                segments: iso(num(c.segments)), max: iso(num(max)) })];
+      var parts = [fill(meter.dataset.label, { characters: plural(meter.dataset.formsCharacters, c.characters),
+                                                encoding: iso(c.encoding), max: iso(num(max)),
+                                                segments: plural(meter.dataset.formsSegments, c.segments) })];
       var forced = area.lang !== "ar" && c.encoding === "UCS-2" ? S.nonGsm7(text) : [];
       if (forced.length) parts.push(fill(meter.dataset.labelForced, { chars: forced.slice(0, 8).join(" ") }));
       if (c.segments > max) parts.push(fill(meter.dataset.labelOver, { max: num(max) }));
