@@ -145,14 +145,12 @@ def test_every_command_uses_the_one_home_and_only_init_creates_a_database(tmp_pa
     assert (home / "keys" / "gateway-signing.key").exists()
 
 
-def test_a_busy_port_is_one_line_and_exit_2_for_serve_and_the_desk(tmp_path):
+def test_a_busy_port_is_one_line_and_exit_2_for_serve_and_the_desk(tmp_path, app):
     import socket
+    from test_referral_support import add_cso
     home = tmp_path / "home"
     assert dalil("init", home=home, cwd=tmp_path).returncode == 0
-    desk = tmp_path / "desk"
-    assert dalil("cso", "keygen", "--home", str(desk), home=home, cwd=tmp_path).returncode == 0
-    assert dalil("desk", "connect", "--home", str(desk), "--gateway", "http://127.0.0.1:9", "--cso", "amal",
-                 "--token", "t", "--gateway-key", "ab" * 32, home=home, cwd=tmp_path).returncode == 0
+    desk = add_cso(app, tmp_path)  # a connected desk folder, as `dalil desk connect` leaves it
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
