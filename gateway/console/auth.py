@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from flask import g, jsonify, redirect, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
-from gateway import dalil
+from gateway import dalil, pages
 from gateway.console import bp, ui, users
 
 log = logging.getLogger(__name__)
@@ -117,17 +117,7 @@ def _before():
 
 @bp.after_request
 def _headers(response):
-    # nothing from another origin, no inline script: the console works offline and resists injected markup
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-        "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    if request.endpoint != "console.static":
-        response.headers.setdefault("Cache-Control", "no-store")  # pages may show a subscriber's number
-    return response
+    return pages.secure(response, static=request.endpoint == "console.static")  # pages may show a number
 
 
 @bp.app_context_processor

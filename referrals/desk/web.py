@@ -20,15 +20,18 @@ from urllib.parse import urlsplit
 
 import phonenumbers
 from flask import Flask, abort, redirect, render_template, request, url_for
+from jinja2 import ChoiceLoader, FileSystemLoader
 from markupsafe import Markup, escape
 
+from gateway import pages
 from messages import i18n
 from referrals.desk import client, store
 from referrals.desk.home import Desk
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
-# the console's stylesheet, shared: one look for every page Dalil serves
-STATIC = Path(__file__).resolve().parent.parent.parent / "gateway" / "console" / "static"
+# the console's stylesheet and page parts, shared: one look for every page Dalil serves
+CONSOLE = Path(__file__).resolve().parent.parent.parent / "gateway" / "console"
+STATIC = CONSOLE / "static"
 TABS = {"new": ("new",), "accepted": ("accepted",), "closed": ("declined", "closed")}
 LANG_COOKIE = "desk_lang"
 
@@ -61,6 +64,8 @@ def _phone(number: str) -> str:
 
 def create_desk_app(desk: Desk) -> Flask:
     app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
+    app.jinja_loader = ChoiceLoader([FileSystemLoader(str(Path(__file__).parent / "templates")),
+                                     FileSystemLoader(str(CONSOLE / "templates"))])
     app.json.ensure_ascii = False
     csrf = secrets.token_urlsafe(24)
     sync_lock = threading.Lock()
@@ -121,16 +126,8 @@ def create_desk_app(desk: Desk) -> Flask:
             abort(403, description="stale or missing form token: reload the page")
 
     @app.after_request
-    def headers(response):
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
-            "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        if request.endpoint != "static":
-            response.headers.setdefault("Cache-Control", "no-store")  # pages hold a person's number and note
-        return response
+    def headers(response):  # the console's headers; pages hold a person's number and note: never cached
+        return pages.secure(response, static=request.endpoint == "static", referrer="no-referrer")
 
     @app.context_processor
     def helpers():
