@@ -68,6 +68,7 @@ def test_no_price_and_no_staff_numbers_say_what_to_set(bare_app):
     assert 'id="no-price"' in page and "[campaigns] price_per_segment" in page
     assert 'id="test-button"' not in page  # nothing to test with
     assert 'id="no-staff-numbers"' in page and "[campaigns] staff_numbers" in page
+    assert '<bdi dir="ltr">[campaigns] staff_numbers</bdi>' in page  # keeps its order in an Arabic sentence
 
 
 def test_a_campaign_sent_in_quiet_hours_waits_and_says_when_it_starts(make_config):

@@ -116,6 +116,13 @@ def via_text(via: str | None) -> Markup:
     return Markup('<bdi dir="auto">{}</bdi>').format(via or "—")
 
 
+def t_code(key: str, /, **values) -> Markup:
+    """A sentence naming config keys or file paths: each value is escaped and isolated left to right (<bdi>), so
+    "[campaigns] staff_numbers" and "/home/x/dalil.toml" keep their order inside an Arabic sentence."""
+    return escape(i18n.t(lang(), key)).format(**{k: Markup('<bdi dir="ltr">{}</bdi>').format(v)
+                                                 for k, v in values.items()})
+
+
 def plural_forms(key: str) -> dict[str, str]:
     """Every plural form of a text in the page's language, for a page script that counts as one types."""
     prefix = f"{key}."
@@ -152,7 +159,8 @@ def template_context() -> dict:
     return {
         "t": t, "lang": current, "rtl": i18n.is_rtl(current), "languages": LANGUAGES,
         "user": user, "role": role, "text_of": text_of, "number": number, "local_time": local_time,
-        "plural": plural, "plural_forms": plural_forms, "channel_name": channel_name, "via_text": via_text,
+        "plural": plural, "t_code": t_code, "plural_forms": plural_forms, "channel_name": channel_name,
+        "via_text": via_text,
         "nav": [name for name in NAV if allowed(role, name)] if user else [],
         "current_area": g.get("area"), "area_endpoint": ENDPOINTS,
     }
