@@ -142,7 +142,8 @@ def register(main: click.Group) -> None:
         """The CSO network's coordinator: its offline key signs every CSO registration."""
 
     @coordinator.command("keygen")
-    @click.option("--key", "key_path", default="coordinator.key", show_default=True, type=click.Path(dir_okay=False))
+    @click.option("--key", "key_path", default="coordinator.key", show_default=True, type=click.Path(dir_okay=False),
+                  help="where the coordinator's secret key is written (keep it offline)")
     @click.option("--name", default="dalil-coordinator", show_default=True, help="the key's name (no spaces or +)")
     def coordinator_keygen(key_path, name):
         """Make the coordinator's key (keep it offline); print the public line for the gateway and the desks."""
@@ -161,7 +162,8 @@ def register(main: click.Group) -> None:
 
     @coordinator.command("sign")
     @click.argument("cso_id")
-    @click.option("--key", "key_path", default="coordinator.key", show_default=True, type=click.Path(dir_okay=False))
+    @click.option("--key", "key_path", default="coordinator.key", show_default=True, type=click.Path(dir_okay=False),
+                  help="the coordinator's secret key, as `dalil coordinator keygen` wrote it")
     @click.option("--from", "previous", type=click.Path(dir_okay=False, exists=True),
                   help="the CSO's current registration file: the new one is its next version")
     @click.option("--name", help="public name, said to the person on the consent screen")
