@@ -102,11 +102,14 @@ def create_desk_app(desk: Desk) -> Flask:
 
     def alert_text(alert: dict) -> Markup:
         """Any alert kind: its own text when the catalogs have one, else a generic one that still names it. Days
-        are written in the page's language; every value is escaped and isolated (<bdi>), so a key fingerprint or a
-        kind in Latin letters cannot reorder an Arabic sentence."""
+        are written in the page's language; every value is escaped, and one with letters isolated (<bdi>), so a key
+        fingerprint or a kind in Latin letters cannot reorder an Arabic sentence."""
         def value(v) -> Markup:
-            shown = day(v) if isinstance(v, str) and _day(v) else str(v)
-            return Markup('<bdi dir="auto">{}</bdi>').format(shown)
+            if isinstance(v, str) and _day(v):
+                return escape(day(v))
+            if not any(c.isalpha() for c in str(v)):
+                return escape(str(v))  # a number reads the same in either direction: "#4" stays as written
+            return Markup('<bdi dir="auto">{}</bdi>').format(v)
         key = f"desk.alert.{alert['kind']}"
         params = {k: value(v) for k, v in (alert.get("params") or {}).items()}
         if i18n.has(key, lang()):
