@@ -8,8 +8,7 @@ import click
 
 
 def _ctx(obj):
-    from gateway import initialize
-    return initialize(obj.config())
+    return obj.dalil()  # says which database; never starts an empty one
 
 
 def register(main: click.Group) -> None:
@@ -99,8 +98,9 @@ def register(main: click.Group) -> None:
 
     @poll.command("results")
     @click.argument("poll_id", type=int)
-    @click.option("--json", "as_json", is_flag=True)
-    @click.option("--lang", type=click.Choice(["ar", "fr", "en"]), default="fr", show_default=True)
+    @click.option("--json", "as_json", is_flag=True, help="print the results as JSON (for scripts)")
+    @click.option("--lang", type=click.Choice(["ar", "fr", "en"]), default="fr", show_default=True,
+                  help="language of the questions and options shown")
     @click.pass_obj
     def results_(obj, poll_id, as_json, lang):
         """Counts and percentages per question, small cells suppressed (shown as ·)."""
@@ -123,7 +123,8 @@ def register(main: click.Group) -> None:
     @poll.command("export")
     @click.argument("poll_id", type=int)
     @click.option("--output", "-o", type=click.Path(dir_okay=False), help="file (default: standard output)")
-    @click.option("--lang", type=click.Choice(["ar", "fr", "en"]), default="fr", show_default=True)
+    @click.option("--lang", type=click.Choice(["ar", "fr", "en"]), default="fr", show_default=True,
+                  help="language of the questions and options in the file")
     @click.pass_obj
     def export(obj, poll_id, output, lang):
         """The results as CSV (the console's download): suppressed counts empty, with suppressed = 1."""

@@ -27,6 +27,9 @@ def console_pages(app) -> dict[str, str]:
                                                                           "ar": "معرض التشغيل يوم الاثنين"},
                                 fallback_language="fr", audience=None, schedule="now", send_at=None, cron=None,
                                 rate_per_minute=None, expiry_hours=None)
+    from polls import lifecycle
+    from test_polls_e2e import definition
+    poll, _ = lifecycle.create(ctx, db, definition(lifecycle.today(ctx)))
     return {
         "dashboard": "/console/dashboard", "directory": "/console/directory",
         "service-new": "/console/directory/services/new", "service-edit": f"/console/directory/services/{service}",
@@ -37,7 +40,9 @@ def console_pages(app) -> dict[str, str]:
         "flow-text": "/console/flows/texts/menu.main.title", "campaigns": "/console/campaigns",
         "campaign-new": "/console/campaigns/new", "campaign": f"/console/campaigns/{campaign}",
         "subscribers": "/console/subscribers", "simulator": "/console/simulator", "reports": "/console/reports",
-        "users": "/console/users", "not-found": "/console/campaigns/9999",
+        "users": "/console/users", "polls": "/console/polls", "poll-new": "/console/polls/new",
+        "poll": f"/console/polls/{poll}", "poll-edit": f"/console/polls/{poll}/edit",
+        "not-found": "/console/campaigns/9999",
     }
 
 
