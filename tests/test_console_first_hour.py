@@ -153,3 +153,10 @@ def test_charts_run_right_to_left_in_arabic(console_app):
     client = signed_in(console_app, "admin")
     post(client, "/console/language", {"lang": "ar"})
     assert client.get("/console/dashboard").text.count('direction="rtl"') == 3
+
+
+def test_every_channel_has_a_name_in_every_language():
+    from gateway import routing
+    from messages import i18n
+    for channel in routing.CHANNELS:
+        assert not i18n.missing_languages(f"console.channel.{channel}"), channel
