@@ -214,13 +214,17 @@ def test_dispatch_with_no_channel_says_how_to_configure_one_instead_of_waiting(c
     assert str(tmp_path / "dalil.toml") in run.output  # the file to edit
 
 
-def test_the_report_names_needs_and_governorates_in_the_chosen_language(cli, app, tmp_path):
+def test_the_report_names_needs_and_governorates_in_the_chosen_language(cli, app, tmp_path, monkeypatch):
+    from referrals import days, notices
     from test_referral_support import add_cso, refer
     add_cso(app, tmp_path, needs=("legal",), areas=("*",), capacity=1000)
     places = GOVERNORATES[:12]
+    monkeypatch.setattr(days, "today", lambda: "2026-10-05")
     for code, *_ in places:
         for _ in range(5):
             refer(app, "amal", need="legal", governorate=code, delegation=None)
+    monkeypatch.setattr(days, "today", lambda: "2026-11-20")  # October is closed: its report is published
+    notices.flush(app.extensions["dalil"], app.extensions["dalil"].db())
     fr = cli("report").stdout  # [gateway] default_language
     assert "Aide juridique" in fr and "Kairouan" in fr and "legal" not in fr and "kairouan" not in fr
     # 24 governorates do not fit 80 columns: piped output is as wide as the table, nothing is cut to "…"
