@@ -5,7 +5,7 @@
 Each server runs in its own process (waitress, as `dalil serve` runs it) with a fresh SQLite file and the demo
 directory; the client walks whole sessions (language, area, menu, list, detail, back) with keep-alive
 connections, as an aggregator does. Prints hops/s and p99 latency for both, and their ratios.
-Targets (issue 2): p99 under 25 ms, and at least 0.5 of the bare endpoint's throughput.
+Targets (issues 2 and 12): p99 under 25 ms, and at least 0.6 of the bare endpoint's throughput.
 """
 from __future__ import annotations
 
@@ -43,9 +43,10 @@ else:
 waitress.serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True)
 """
 
-# One session: first contact (language, area), main menu, jobs, a list, a detail, its next page, back twice.
+# One session: first contact (language, area), main menu, jobs and training, a detail, its summary, back twice,
+# another detail.
 FIRST_CONTACT = ["3", "3"]
-BROWSE = ["1", "1", "1", "98", "0", "0"]
+BROWSE = ["1", "1", "98", "0", "0", "2"]
 
 
 def free_port() -> int:
@@ -144,8 +145,8 @@ def line(label: str, result: dict, extra: str = "") -> str:
             f"median {result['median_ms']:5.2f} ms   {extra}").rstrip()
 
 
-def targets(ratio: float, result: dict) -> str:
-    return (f"throughput ratio    : {ratio:.2f} of the bare endpoint (target >= 0.5)\n"
+def targets(ratio: float, result: dict, floor: float = 0.5) -> str:
+    return (f"throughput ratio    : {ratio:.2f} of the bare endpoint (target >= {floor})\n"
             f"p99 latency         : {result['p99_ms']:.2f} ms (target < 25 ms)")
 
 
@@ -162,7 +163,7 @@ def main() -> None:
     print(line("bare Flask endpoint", bare))
     print(line("Dalil USSD flows", dalil, f"({dalil['hops']} hops, {args.concurrency} concurrent sessions, "
                                           f"{args.threads} server threads)"))
-    print(targets(ratio, dalil))
+    print(targets(ratio, dalil, floor=0.6))  # issue 12 raised the line's own floor
     print(json.dumps({"dalil": dalil, "bare": bare, "ratio": round(ratio, 3)}))
 
 

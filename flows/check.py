@@ -10,18 +10,21 @@ from pathlib import Path
 from flows import definitions
 from flows.actions import load_actions
 from flows.definitions import DEFINITIONS_DIR, SCREEN_TYPES, START, Flows, FlowError, Screen
-from flows.render import BACK, MAIN, Budget, option_piece, paginate, text_pieces
+from flows import screen_text
+from flows.render import BACK, MAIN, Budget, paginate
 from messages import i18n
+from messages.segments import fold
 
 ENGINE_KEYS = ("nav.more", "nav.back", "nav.main", "nav.invalid", "kw.menu", "list.empty", "list.gone",
-               "areas.skip", "detail.body")
+               "areas.skip", "detail.body", "detail.phone")
 KNOWN_CATEGORIES = {"jobs", "training", "business", "municipal",
                     "legal", "documents", "health", "shelter", "protection", "food", "work"}
 SAMPLE_VALUE = "Xxxxxxxxxxxx"  # stands in for a {placeholder} when measuring a screen
-USSD_BUDGET = Budget(182, 80)
+USSD_BUDGET = screen_text.USSD_BUDGET
 
 
-def check(directory: Path = DEFINITIONS_DIR, budget: Budget = USSD_BUDGET) -> tuple[Flows | None, list[str]]:
+def check(directory: Path = DEFINITIONS_DIR, budget: Budget = USSD_BUDGET,
+          folded: tuple[str, ...] = screen_text.FOLDED_BY_DEFAULT) -> tuple[Flows | None, list[str]]:
     try:
         flows = definitions.load(directory)
     except FlowError as e:
@@ -35,7 +38,7 @@ def check(directory: Path = DEFINITIONS_DIR, budget: Budget = USSD_BUDGET) -> tu
         problems.append(f"no '{definitions.MAIN}' screen: 'Main menu' leads there")
     for screen in flows.screens.values():
         problems += [f"{screen.source}: screen '{screen.id}': {p}" for p in _screen_problems(screen, flows, actions)]
-        problems += [f"{screen.source}: screen '{screen.id}': {p}" for p in _budget_problems(screen, budget)]
+        problems += [f"{screen.source}: screen '{screen.id}': {p}" for p in _budget_problems(screen, budget, folded)]
     return flows, problems
 
 
@@ -91,18 +94,20 @@ def _text_keys(screen: Screen) -> list[str]:
     return [k for k in [screen.text, *(o.label for o in screen.options)] if k]
 
 
-def _budget_problems(screen: Screen, budget: Budget) -> list[str]:
-    """Render the screen's fixed texts in each language, with both navigation lines, and measure every page."""
+def _budget_problems(screen: Screen, budget: Budget, folded: tuple[str, ...]) -> list[str]:
+    """Lay out the screen's fixed texts in each language as the engine does (title line, Back and Main menu on
+    one line, accents folded where [ussd] fold_accents says) and measure every page."""
     problems = []
     for lang in i18n.LANGUAGES:
         if any(i18n.missing_languages(k) for k in _text_keys(screen)):
             return problems  # already reported as missing text
+        show = fold if lang in folded else str
         header = i18n.t(lang, screen.text).format_map(_Sample()) if screen.text else ""
-        pieces = text_pieces(header) + [option_piece(n, i18n.t(lang, o.label))
-                                        for n, o in enumerate(screen.options, start=1)]
-        nav = [] if screen.type == "end" or not screen.nav else [f"{BACK}. {i18n.t(lang, 'nav.back')}",
-                                               f"{MAIN}. {i18n.t(lang, 'nav.main')}"]
-        pages = paginate(pieces, nav, i18n.t(lang, "nav.more"), budget)
+        title, pieces = screen_text.layout(header, [i18n.t(lang, o.label) for o in screen.options], lang, show)
+        nav = [] if screen.type == "end" or not screen.nav else [(BACK, show(i18n.t(lang, "nav.back"))),
+                                                                 (MAIN, show(i18n.t(lang, "nav.main")))]
+        pages = paginate(pieces, nav, show(i18n.t(lang, "nav.more")), budget, title,
+                         show(i18n.t(lang, "nav.invalid")))
         if screen.type == "end" and len(pages) > 1:
             problems.append(f"[{lang}] an end screen must fit one USSD screen ({_measure(pages[0].text)})")
         for number, page in enumerate(pages, start=1):

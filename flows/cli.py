@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import secrets
 from pathlib import Path
 
 import click
@@ -17,10 +18,15 @@ def register(main: click.Group) -> None:
     @flows.command("check")
     @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=DEFINITIONS_DIR,
                   show_default=True, help="folder of flow files")
-    def check_command(directory):
-        """Validate every flow: choices lead somewhere, texts exist in ar/fr/en, screens fit the budget."""
+    @click.pass_obj
+    def check_command(obj, directory):
+        """Validate every flow: choices lead somewhere, texts exist in ar/fr/en, screens fit the budget
+        (as [ussd] screen_gsm7/screen_ucs2 and fold_accents of the configuration set it)."""
         from flows.check import check
-        flows_found, problems = check(directory)
+        from flows.render import Budget
+        ussd = obj.config()["ussd"]
+        flows_found, problems = check(directory, Budget(ussd["screen_gsm7"], ussd["screen_ucs2"]),
+                                      tuple(ussd["fold_accents"]))
         for problem in problems:
             click.echo(f"error: {problem}", err=True)
         if problems:
@@ -87,15 +93,17 @@ class Phone:
                 reply = ussd.hop(self.ctx, channel="simulator", session_id=session_id, phone=self.phone,
                                  text="*".join(inputs), input_mode="whole")
                 return reply.text, reply.end
-            from flows import sms
-            from gateway.store import transaction
-            db = self.ctx.db()
-            with transaction(db):
-                replies = sms.handle(self.ctx, db, self.phone, answer or "MENU")
-            return "\n".join(replies), False
+            # the real inbound path, as a provider's webhook takes it: keywords (STOP, JOIN, HELP, erasure)
+            # first, then the menu conversation; the replies are read back from the outbox
+            from gateway.inbound import InboundSMS, receive_sms
+            receive_sms(self.ctx, InboundSMS(channel="simulator", phone=self.phone, text=answer or "MENU",
+                                             provider_id=f"{session_id}-{len(inputs)}-{secrets.token_hex(4)}"))
+            return "", False
 
     def _show(self, text: str, end: bool) -> None:
         from rich.panel import Panel
+        if not text:
+            return  # SMS mode: the replies are shown as the SMS they are
         from messages.segments import count, screen_length
         encoding, units = screen_length(text)
         if self.mode == "ussd":
@@ -115,5 +123,14 @@ class Phone:
                 if r["to_number"] == self.phone]
         for row_id, body in rows:
             self.last_outbox = row_id
-            if body:
+            if body and self.mode == "sms":
+                self._show_sms(body)
+            elif body:
                 self.console.print(f"[green]SMS received:[/] {body}")
+
+    def _show_sms(self, body: str) -> None:
+        from rich.panel import Panel
+        from messages.segments import count
+        seg = count(body)
+        self.console.print(Panel(body, width=34, subtitle=f"{seg.characters} {seg.encoding}, {seg.segments} "
+                                                          f"segment(s)", title="SMS"))

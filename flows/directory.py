@@ -27,7 +27,11 @@ HSDS has one language per record, so Dalil adds an extension object ``"x-dalil"`
   **French** text, so tools that ignore the extension still read a sensible directory;
 - ``x-dalil.translations.<field>`` holds ``{"ar": ..., "en": ...}`` (a ``"fr"`` there must match the field);
   a location's address translations are under ``translations.address``;
-- a service's ``x-dalil.short_name`` is ``{"ar", "fr", "en"}``, at most 24 characters each (USSD lists);
+- a service's ``x-dalil.short_name`` is ``{"ar", "fr", "en"}``, at most 24 characters each: its title in USSD
+  lists and on the first screen of its detail (name and phone number), so a list and a detail never disagree;
+- a service's ``x-dalil.ussd_summary`` is ``{"ar", "fr", "en"}`` (optional): what the detail's second screen
+  shows, checked on import to fit one USSD screen under the title with its navigation (``flows.screen_text``);
+  the full description, eligibility, hours and address go by SMS;
   ``x-dalil.national: true`` lists a service in every governorate (a service with no location is national);
 - a location's ``x-dalil.governorate`` and ``x-dalil.delegation`` are area codes (``tataouine``,
   ``ben_guerdane``); without them the governorate is matched from ``addresses[0].state_province``;
@@ -149,6 +153,7 @@ def service(db, service_id: str, governorate: str | None = None) -> dict | None:
         "id": row["id"],
         "name": _texts(row, "name"),
         "short_name": _texts(row, "short_name"),
+        "ussd_summary": _texts(row, "ussd_summary"),
         "description": _texts(row, "description"),
         "eligibility": _texts(row, "eligibility"),
         "schedule": _schedule_text(db, service_id, location),
@@ -402,7 +407,7 @@ class _Batch:
         names = _translated(rec, where, "name", required=True)
         row = {"id": sid, "organization_id": self._organization_of(rec, where),
                **_columns("name", names),
-               **_columns("short_name", self._short_name(rec, where)),
+               **_columns("short_name", short := self._short_name(rec, where)),
                **_columns("description", _translated(rec, where, "description", required=True)),
                **_columns("eligibility", _translated(rec, where, "eligibility_description", required=False)),
                "minimum_age": _number(rec, where, "minimum_age"),
@@ -413,6 +418,8 @@ class _Batch:
                "national": int(_flag(rec, where, "national")),
                "sample": int(self.sample or _flag(rec, where, "sample")),
                "sort_name": sort_key(names[BASE_LANG])}
+        if "ussd_summary" in _ext(rec, where):  # absent: the stored summary is kept, as phones and schedules are
+            row.update(_columns("ussd_summary", self._summary(rec, where, short)))
         self._keep(self.services, row, where)
         self.categories[sid] = self._categories(rec, where)
         self._phones(rec, where, "service_id", sid)
@@ -441,6 +448,16 @@ class _Batch:
         for lang, text in texts.items():
             if len(text) > SHORT_NAME_MAX:
                 _fail(where, f"{field}.{lang}", f"{len(text)} characters, at most {SHORT_NAME_MAX} fit a USSD list")
+        return texts
+
+    def _summary(self, rec: dict, where: str, titles: dict) -> dict | None:
+        from flows.screen_text import summary_problem
+        field = f"{EXT}.ussd_summary"
+        texts = _localized(where, field, None, _ext(rec, where).get("ussd_summary"), False, None)
+        for lang, text in (texts or {}).items():
+            problem = summary_problem(titles[lang], text, lang)
+            if problem:
+                _fail(where, f"{field}.{lang}", problem)
         return texts
 
     def _status(self, rec: dict, where: str) -> str:
@@ -713,7 +730,8 @@ def _export_service(db, row) -> dict:
                   attributes=[_attribute(db, sid, code) for code in _categories(db, sid)],
                   phones=_export_phones(db, "service_id", sid),
                   schedules=_export_schedules(db, "service_id", sid))
-    record[EXT] = _compact({"short_name": _texts(row, "short_name"), "translations": translations,
+    record[EXT] = _compact({"short_name": _texts(row, "short_name"), "ussd_summary": _texts(row, "ussd_summary"),
+                            "translations": translations,
                             "national": bool(row["national"]) or None, "sample": bool(row["sample"]) or None})
     return _compact(record)
 

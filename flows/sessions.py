@@ -19,9 +19,11 @@ class Session:
     screen: str = ""
     page: int = 0
     pages: int = 1  # how many pages the screen had when last shown, so "More" knows if there is one
+    shown: tuple = ()  # option numbers on the page shown: the only numbers the next input may choose
     stack: list = field(default_factory=list)
     vars: dict = field(default_factory=dict)
     consumed: int = 0  # inputs already read from a cumulative USSD text ("1*2*3")
+    resume_point: "Place | None" = None  # where a dropped session was, while "Continue / Main menu" is offered
     touched: float = field(default_factory=time.monotonic)
 
 
@@ -72,3 +74,44 @@ class SessionStore:
         cutoff = time.monotonic() - self.ttl
         for key in [k for k, s in self._sessions.items() if s.touched < cutoff]:
             self._drop(key)
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a caller was: navigation only (screen, page, the way back, the programme and topic looked at)."""
+    screen: str
+    page: int
+    stack: tuple
+    vars: tuple  # (name, value) pairs, navigation vars only
+
+
+class ResumeStore:
+    """The last place of each caller's unfinished USSD session, by contact key, for [ussd] resume_seconds.
+
+    A session that ends with an END screen leaves nothing here; one that drops (a timeout, a lost signal) leaves
+    its place, offered as "Continue where I was / Main menu" when the same number dials again in time. Memory
+    only, like the sessions, and never a referral answer: the engine keeps no place once the session holds one.
+    """
+
+    def __init__(self, ttl_seconds: float):
+        self.ttl = ttl_seconds
+        self._places: dict[str, tuple[float, Place]] = {}
+        self._guard = threading.Lock()
+
+    def keep(self, contact_key: str, place: Place | None) -> None:
+        if not self.ttl:
+            return
+        with self._guard:
+            if place is None:
+                self._places.pop(contact_key, None)
+            else:
+                self._places[contact_key] = (time.monotonic(), place)
+            if len(self._places) % 500 == 0:
+                cutoff = time.monotonic() - self.ttl
+                for key in [k for k, (at, _) in self._places.items() if at < cutoff]:
+                    del self._places[key]
+
+    def take(self, contact_key: str) -> Place | None:
+        with self._guard:
+            at, place = self._places.pop(contact_key, (0.0, None))
+        return place if place and time.monotonic() - at <= self.ttl else None

@@ -267,4 +267,8 @@ def _seed() -> str:
 
 MIGRATIONS: list[str] = [
     SCHEMA + _seed(),
+    # the one-screen USSD summary of a service, per language (x-dalil.ussd_summary); the full text goes by SMS
+    "ALTER TABLE services ADD COLUMN ussd_summary_ar TEXT;\n"
+    "ALTER TABLE services ADD COLUMN ussd_summary_fr TEXT;\n"
+    "ALTER TABLE services ADD COLUMN ussd_summary_en TEXT;\n",
 ]

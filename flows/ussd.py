@@ -24,6 +24,7 @@ def hop(ctx, *, channel: str, session_id: str, phone: str, text: str, input_mode
         abort(400, description=f"sessionId longer than {MAX_SESSION_ID} characters")
     e164, contact_key = caller(ctx, phone)
     store, engine, db = ctx.services["ussd_sessions"], ctx.services["engine"], ctx.db()
+    places = ctx.services["ussd_resume"]
     key = f"{channel}:{session_id}"
     with store.lock(key):
         session = store.get(key)
@@ -36,7 +37,7 @@ def hop(ctx, *, channel: str, session_id: str, phone: str, text: str, input_mode
             session = new_session(ctx, db, contact_key)
             session.consumed = len(text.split("*")) if text and input_mode == "whole" else 0
             call = make_call(ctx, db, e164, session, "ussd")
-            reply = engine.start(call, session)
+            reply = engine.start(call, session, resume=places.take(contact_key))
         else:
             answer = _new_input(session, text, input_mode)
             call = make_call(ctx, db, e164, session, "ussd")
@@ -46,6 +47,7 @@ def hop(ctx, *, channel: str, session_id: str, phone: str, text: str, input_mode
             store.drop(key)
         else:
             store.put(key, session)
+        places.keep(contact_key, None if reply.end else engine.place(session))
     return reply
 
 

@@ -30,11 +30,17 @@ SCHEMA = {
         "screen_gsm7": Key(int, 182, doc="characters a USSD screen holds in GSM-7"),
         "screen_ucs2": Key(int, 80, doc="characters a USSD screen holds when the text needs UCS-2 (all Arabic)"),
         "session_seconds": Key(int, 180, doc="a USSD session not heard from for this long is forgotten"),
+        "fold_accents": Key(list, ["fr"], doc="languages whose USSD screens lose the accents GSM-7 lacks (ê→e, "
+                                              "ç→c, œ→oe), so one letter does not cut a screen to 80 characters"),
+        "resume_seconds": Key(int, 180, doc="a caller who redials this soon after a dropped session is offered "
+                                            "to continue where they were (navigation only, kept in memory); 0: off"),
     },
     "sms": {
         "session_idle_minutes": Key(int, 15, doc="an SMS conversation idle this long starts again at the menu"),
         "reply_segments": Key(int, 3, doc="a menu reply over SMS is paginated to at most this many segments"),
         "default_region": Key(str, "TN", doc="region for numbers written without a country code"),
+        "fold_accents": Key(list, [], doc="languages whose menu replies and campaign texts by SMS lose the accents "
+                                          "GSM-7 lacks, so one letter does not make the whole SMS UCS-2"),
     },
     "channels.africastalking": {
         "enabled": Key(bool, False),

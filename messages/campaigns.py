@@ -30,7 +30,7 @@ from messages import schedule as schedules
 from messages.audience import Audience, AudienceError
 from messages.i18n import LANGUAGES
 from messages.quiet import Pacer, QuietHours
-from messages.segments import count, is_gsm7, non_gsm7_characters
+from messages.segments import count, fold, is_gsm7, non_gsm7_characters
 from messages.subscribers import SKIPPED_OPTED_OUT
 
 log = logging.getLogger(__name__)
@@ -194,8 +194,14 @@ def check_texts(config: dict, texts: dict, fallback_language: str) -> dict:
     return cleaned
 
 
+def outgoing(config: dict, lang: str, text: str) -> str:
+    """The text as it is sent: accents GSM-7 lacks folded for the languages in [sms] fold_accents."""
+    return fold(text) if lang in config["sms"]["fold_accents"] else text
+
+
 def _check_length(config: dict, lang: str, text: str) -> None:
     cap = config["campaigns"]["max_segments"]
+    text = outgoing(config, lang, text)
     seg = count(text)
     if seg.segments > cap:
         forced = non_gsm7_characters(text)
@@ -245,7 +251,7 @@ def preview(ctx, db, campaign: Campaign, now: float | None = None) -> dict:
     now = time.time() if now is None else now
     settings = ctx.config["campaigns"]
     by_lang = recipients_by_language(db, campaign.audience)
-    texts = {lang: text_report(lang, text) for lang, text in campaign.texts.items()}
+    texts = {lang: text_report(lang, outgoing(ctx.config, lang, text)) for lang, text in campaign.texts.items()}
     languages = {}
     for lang in LANGUAGES:
         n = by_lang.get(lang, 0)
@@ -391,7 +397,8 @@ def _pace_sql(ctx, db, campaign: Campaign, first: float) -> str | None:
 def _insert_blasts(ctx, db, campaign: Campaign, key_prefix: str, first: float, expires: float, now: float,
                    progress=None, total: int | None = None) -> int:
     """INSERT ... SELECT over batches of subscriber ids: SQLite streams the rows, Python holds none of them."""
-    bodies = {lang: campaign.text_for(lang) for lang in LANGUAGES}
+    written = {lang: lang if lang in campaign.texts else campaign.fallback_language for lang in LANGUAGES}
+    bodies = {lang: outgoing(ctx.config, written[lang], campaign.text_for(lang)) for lang in LANGUAGES}
     fallback = bodies[campaign.fallback_language]
     body_sql, body_params = _case(bodies, fallback)
     enc_sql, enc_params = _case({k: count(v).encoding for k, v in bodies.items()}, count(fallback).encoding)

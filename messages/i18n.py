@@ -86,5 +86,6 @@ def clock(value: datetime, lang: str, with_date: bool = True) -> str:
     return f"{format_date(value, 'medium', locale=BABEL_LOCALES[lang])} {hours}" if with_date else hours
 
 
+@functools.cache  # asked for every text of every screen; babel parses the locale each time
 def is_rtl(lang: str) -> bool:
     return Locale.parse(BABEL_LOCALES[lang]).text_direction == "rtl"

@@ -101,3 +101,18 @@ def split_parts(text: str) -> list[str]:
         used += w
     parts.append("".join(current))
     return parts
+
+
+# What a French text loses to stay GSM-7: accented letters outside the GSM alphabet lose their accent (é, è, à,
+# ù, ì, ò, É, Ç are in it and are kept), ligatures are written out, typographic quotes and spaces become ASCII.
+_FOLD = str.maketrans({
+    "â": "a", "ê": "e", "î": "i", "ô": "o", "û": "u", "ë": "e", "ï": "i", "ÿ": "y", "ç": "c",
+    "Â": "A", "Ê": "E", "Î": "I", "Ô": "O", "Û": "U", "Ë": "E", "Ï": "I", "È": "E", "À": "A", "Ù": "U",
+    "œ": "oe", "Œ": "OE", "æ": "ae", "’": "'", "‘": "'", "“": '"', "”": '"', "«": '"', "»": '"',
+    "\u00a0": " ", "\u202f": " ", "–": "-", "—": "-", "…": "...",
+})
+
+
+def fold(text: str) -> str:
+    """`text` with the characters that would force UCS-2 in a Latin-script language replaced by GSM-7 ones."""
+    return text.translate(_FOLD)

@@ -93,6 +93,24 @@ def subscribe(db, phone: str, *, language: str, governorate: str | None = None, 
     return sub_id
 
 
+def drop_interest(db, phone: str, topic: str, *, channel: str, via: str, contact_key: str | None = None,
+                  now: float | None = None) -> set[str]:
+    """Stop one topic for an active subscriber; the topics left. Dropping the last one is a full opt-out."""
+    existing = get(db, phone)
+    if existing is None or existing["status"] != "active":
+        return set()
+    left = existing["interests"] - parse_interests(topic)
+    if not left:
+        opt_out(db, phone, channel=channel, via=via, contact_key=contact_key, now=now)
+        return set()
+    now = time.time() if now is None else now
+    with transaction(db):
+        db.execute("UPDATE subscribers SET interests = ?, updated_at = ? WHERE id = ?",
+                   [",".join(sorted(left)), now, existing["id"]])
+        log_consent(db, existing["id"], "topic_removed", channel, via, now)
+    return left
+
+
 def opt_out(db, phone: str, *, channel: str, via: str, contact_key: str | None = None,
             now: float | None = None) -> bool:
     """Global and immediate; returns False if the number was not subscribed (nothing to change).

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from gateway import outbox
 from gateway.store import transaction
-from messages import i18n
+from messages import bidi, i18n
 from referrals import days, ledger, notices, registry, sealing, store
 from referrals.keyring import gateway_key
 
@@ -74,5 +74,6 @@ def submit(ctx, db, cso: dict, *, phone: str, lang: str, channel: str, need: str
 def person_sms(ctx, lang: str, submitted: Submitted) -> str:
     """The code only, unless the deployment's SMS channel is held by the CSOs: then the organisation too."""
     if ctx.config["referrals"]["sms_held_by_csos"]:
-        return i18n.t(lang, "referral.sms.person", code=submitted.code, org=submitted.org, contact=submitted.contact)
+        return i18n.t(lang, "referral.sms.person", code=submitted.code, org=submitted.org,
+                      contact=bidi.safe(submitted.contact, lang))  # a phone number that reads in order in Arabic
     return i18n.t(lang, "referral.sms.code", code=submitted.code)

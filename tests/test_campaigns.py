@@ -78,6 +78,26 @@ def test_preview_counts_languages_segments_cost_and_names_ucs2_characters(ctx):
     assert info["starts_at"] == MON_10 and not info["waits_for_quiet_hours"]
 
 
+def test_with_sms_fold_accents_the_preview_and_the_queue_use_the_folded_text(make_config):
+    """[sms] fold_accents = ["fr"]: the "ç" no longer makes the French text UCS-2, in the preview as in what is sent."""
+    c = initialize(load(make_config(campaigns={"price_per_segment": 0.05}, sms={"fold_accents": ["fr"]})))
+    try:
+        people(c.db(), CROWD)
+        campaign = create(c)
+        info = campaigns.preview(c, c.db(), campaign, now=MON_10)
+        assert info["texts"]["fr"] == {"encoding": "GSM-7", "characters": len(FR), "segments": 1,
+                                       "ucs2_characters": [], "gsm7_segments": None}
+        assert {k: v["segments"] for k, v in info["languages"].items()} == {"ar": 1, "fr": 1, "en": 1}
+        campaigns.send(c, c.db(), campaign, now=MON_10)
+        sent = {row["to_number"]: (row["body"], row["encoding"], row["segments"])
+                for row in blasts(c.db(), campaign.id)}
+        assert sent["+21620100004"] == (FR.replace("ç", "c"), "GSM-7", 1)
+        assert sent["+21620100006"] == (FR.replace("ç", "c"), "GSM-7", 1)  # English reader, French fallback
+        assert sent["+21620100001"] == (AR, "UCS-2", 1)
+    finally:
+        close_thread_connections()
+
+
 # -- bad input -------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("changes, message", [

@@ -383,3 +383,21 @@ def test_the_dashboard_counts_traffic_by_hour_and_day(console_app):
     client = signed_in(console_app, "admin")
     page = client.get("/console/dashboard").text
     assert page.count("<svg") == 3 and "Outbox by state" in page
+
+
+def test_a_service_summary_that_does_not_fit_one_ussd_screen_is_refused_next_to_its_field(console_app):
+    db = db_of(console_app)
+    org = directory.list_all(db, "organizations")[0]["id"]
+    client = signed_in(console_app, "staff")
+    summary = {"summary_ar": "تسجيل طالبي الشغل. " * 5, "summary_fr": "Inscription.", "summary_en": "Register."}
+    refused = post(client, "/console/directory/services/new", service_form(organization_id=org, **summary))
+    assert refused.status_code == 422
+    assert "does not fit one USSD screen" in field_error(refused.text, "summary_ar")
+    assert directory.service(db, "svc-console-test") is None  # nothing saved
+    fits = {"summary_ar": "تسجيل طالبي الشغل.", "summary_fr": "Inscription.", "summary_en": "Register."}
+    saved = post(client, "/console/directory/services/new", service_form(organization_id=org, **fits))
+    assert saved.status_code == 303
+    assert directory.service(db, "svc-console-test")["ussd_summary"] == {
+        "ar": "تسجيل طالبي الشغل.", "fr": "Inscription.", "en": "Register."}
+    edit = client.get("/console/directory/services/svc-console-test").text
+    assert "Inscription." in edit  # the form shows the summary it has

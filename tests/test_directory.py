@@ -132,7 +132,7 @@ def test_service_detail_has_localized_texts_address_schedule_and_phone(demo_app)
     assert detail["name"]["fr"] == "Bureau de l'emploi de Tataouine"
     assert detail["name"]["ar"] == "مكتب التشغيل بتطاوين"
     assert detail["address"]["en"] == "Town centre, Tataouine"
-    assert detail["schedule"]["fr"] == "Du lundi au vendredi, 8h30-17h30"
+    assert detail["schedule"]["fr"] == "Du lundi au vendredi, de 8h30 à 17h30"
     assert detail["organization"]["en"].endswith("(ANETI)")
     assert detail["categories"] == ["jobs"]
     assert detail["phone"].startswith("+216 70 000 ")

@@ -25,7 +25,7 @@ def copy_flows(tmp_path: Path) -> Path:
 def test_dangling_choice_fails(tmp_path):
     folder = copy_flows(tmp_path)
     main = folder / "main.toml"
-    main.write_text(main.read_text().replace('goto = "work" }', 'goto = "wrok" }'))
+    main.write_text(main.read_text().replace('goto = "work_list" }', 'goto = "wrok" }'))
     result = dalil_flows_check(folder)
     assert result.returncode == 1
     assert "main.toml: screen 'main': option 1 goes to unknown screen 'wrok'" in result.stderr
@@ -56,3 +56,23 @@ def test_malformed_toml_and_unknown_keys_fail(tmp_path):
     assert "broken.toml: not valid TOML" in dalil_flows_check(folder).stderr
     (folder / "broken.toml").write_text('[screens.x]\ntext = "nav.back"\ncolour = "red"\n')
     assert "broken.toml: screen 'x': unknown key(s) colour" in dalil_flows_check(folder).stderr
+
+
+def test_the_check_measures_french_screens_with_their_accents_folded(tmp_path, monkeypatch):
+    """[ussd] fold_accents (French by default) is how the screen will be sent, so it is what the check measures:
+    one "ê" would otherwise cut a 120-character French screen to the 80 characters of UCS-2."""
+    from messages import i18n
+    from flows.render import Budget
+    text = "Vous êtes inscrit. " + "Votre conseiller vous appellera dans la semaine pour fixer un rendez-vous. "
+    assert 80 < len(text) < 182
+    monkeypatch.setitem(i18n.catalogs()["fr"], "test.long", text)
+    for lang in ("ar", "en"):
+        monkeypatch.setitem(i18n.catalogs()[lang], "test.long", "ok")
+    folder = copy_flows(tmp_path)
+    (folder / "extra.toml").write_text('[screens.extra]\ntype = "end"\ntext = "test.long"\n')
+    _, folded = check(folder, Budget(182, 80), ("fr",))
+    _, unfolded = check(folder, Budget(182, 80), ())
+    assert not [p for p in folded if "'extra'" in p]
+    extra = [p for p in unfolded if "'extra'" in p]
+    assert len(extra) == 1 and extra[0].startswith(
+        "extra.toml: screen 'extra': [fr] an end screen must fit one USSD screen"), extra

@@ -167,7 +167,8 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats
 
 
 @FUZZ
-@given(path=st.sampled_from(["/console/campaigns/audience", "/console/simulator/hop", "/console/simulator/hangup"]),
+@given(path=st.sampled_from(["/console/campaigns/audience", "/console/simulator/hop", "/console/simulator/hangup",
+                             "/console/simulator/sms"]),
        body=st.one_of(st.dictionaries(st.sampled_from(["governorates", "delegations", "interests", "languages",
                                                         "active_since", "phone", "text", "session", "x"]),
                                        json_values, max_size=5), json_values))

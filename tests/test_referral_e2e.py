@@ -17,6 +17,7 @@ from flows import directory
 from gateway.dispatcher import Dispatcher
 from gateway.store import scrub_wal
 from messages import i18n
+from messages.segments import fold
 from referrals import notices
 from referrals.desk import client, home as desk_home, store as desk_store
 from referrals.desk.web import create_desk_app
@@ -70,9 +71,9 @@ class Handset:
     def choose(self, screen: str, label: str) -> str:
         for _ in range(10):
             for number, text in re.findall(r"^(\d+)\. (.+)$", screen, flags=re.M):
-                if text == label:
+                if text in (label, fold(label)):  # French USSD screens are folded to GSM-7 ([ussd] fold_accents)
                     return self.press(number)
-            assert "\n98. " in screen, f"{label!r} not offered:\n{screen}"
+            assert "98." in screen.rsplit("\n", 1)[-1], f"{label!r} not offered:\n{screen}"  # the navigation line
             screen = self.press("98")
         raise AssertionError(label)
 

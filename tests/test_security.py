@@ -169,8 +169,9 @@ def test_wrong_role_tokens_and_sessions_are_refused_and_change_nothing(app):
                         "/console/directory/organizations/new", "/console/directory/locations/new",
                         "/console/flows/texts/menu.title", "/console/subscribers", "/console/subscribers/opt-out",
                         "/console/users", "/console/users/1", "/console/simulator/hop",
-                        "/console/simulator/hangup", "/console/polls/new", "/console/polls/1/edit",
-                        "/console/polls/1/open", "/console/polls/1/close", "/console/polls/1/invite"),
+                        "/console/simulator/hangup", "/console/simulator/sms", "/console/polls/new",
+                        "/console/polls/1/edit", "/console/polls/1/open", "/console/polls/1/close",
+                        "/console/polls/1/invite"),
                "staff": ("/console/users", "/console/users/1")}
     for name, paths in refused.items():
         client = app.test_client()

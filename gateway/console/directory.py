@@ -126,6 +126,8 @@ def _field_of(message: str) -> str:
         return f"{_FIELD_PREFIXES.get(field, field)}_{lang}" if lang in LANGS else "form"
     if path.startswith(f"{EXT}.short_name."):
         return "short_" + path.rsplit(".", 1)[1]
+    if path.startswith(f"{EXT}.ussd_summary."):
+        return "summary_" + path.rsplit(".", 1)[1]
     if path in _FIELD_PREFIXES:
         return f"{_FIELD_PREFIXES[path]}_fr"
     if path.startswith("phones["):
@@ -231,6 +233,7 @@ def _service_values(rec: dict, db) -> dict:
                   "SELECT location_id FROM service_at_location WHERE service_id = ? ORDER BY id", [rec["id"]])]}
     _prefill(values, "name", _texts_of(rec, "name"))
     _prefill(values, "short", rec.get(EXT, {}).get("short_name", {}))
+    _prefill(values, "summary", rec.get(EXT, {}).get("ussd_summary", {}))
     _prefill(values, "description", _texts_of(rec, "description"))
     _prefill(values, "eligibility", _texts_of(rec, "eligibility_description"))
     return values
@@ -244,6 +247,7 @@ def _service_record(form, errors: ui.Errors, original: dict | None, choices: dic
         errors.add("organization_id", "console.form.choose")
     names = _trilingual(form, "name", errors, required=True, max_len=200)
     short = _trilingual(form, "short", errors, required=True, max_len=dirmod.SHORT_NAME_MAX)
+    summary = _trilingual(form, "summary", errors, required=False)  # its fit on one screen: the importer's check
     description = _trilingual(form, "description", errors, required=True)
     eligibility = _trilingual(form, "eligibility", errors, required=False)
     known_terms = {code for code, _, _ in choices["taxonomy"]}
@@ -274,7 +278,7 @@ def _service_record(form, errors: ui.Errors, original: dict | None, choices: dic
                    "service_at_locations": [{"id": link_ids.get(loc, f"{sid}@{loc}"), "location_id": loc}
                                             for loc in locations]})
     ext = (original or {}).get(EXT, {})
-    record[EXT] = {"translations": translations, "short_name": short,
+    record[EXT] = {"translations": translations, "short_name": short, "ussd_summary": summary or {},
                    "national": form.get("national") == "on", "sample": bool(ext.get("sample"))}
     return record
 

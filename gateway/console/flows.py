@@ -19,7 +19,7 @@ from flask import g, redirect, request, url_for
 
 from flows import check as checker
 from flows.definitions import Screen
-from flows.render import BACK, MAIN, MORE
+from flows.render import BACK, MAIN, MORE, Budget, nav_line
 from gateway import dalil
 from gateway.console import bp, ui
 from messages import i18n
@@ -57,7 +57,7 @@ def editable_keys(flows) -> list[str]:
 @bp.get("/flows")
 @ui.area("flows")
 def flows_page():
-    flows, problems = checker.check()
+    flows, problems = _check()
     per_screen, general = _problems_by_screen(problems)
     files: dict[str, list[Screen]] = {}
     if flows:
@@ -72,6 +72,12 @@ def _flow_name(source: str) -> str:
     """A flow file by what it does for a caller ("Get help"), not its file name."""
     key = f"console.flows.file.{Path(source).stem}"
     return ui.t(key) if i18n.has(key, ui.lang()) else Path(source).stem
+
+
+def _check():
+    """`flows check` as this gateway's [ussd] screen sizes and fold_accents set it."""
+    ussd = dalil().config["ussd"]
+    return checker.check(budget=Budget(ussd["screen_gsm7"], ussd["screen_ucs2"]), folded=tuple(ussd["fold_accents"]))
 
 
 def _current_text(key: str | None) -> str:
@@ -144,12 +150,12 @@ def _screen_layout(flows, key: str, lang: str) -> dict | None:
         for n, option in enumerate(screen.options, start=1):
             label = marker if option.label == key else texts.get(option.label, "")
             lines.append(f"{n}. {label}")
-        nav = [] if screen.type == "end" else [f"{BACK}. {texts.get('nav.back', '')}",
-                                               f"{MAIN}. {texts.get('nav.main', '')}"]
+        nav = [] if screen.type == "end" else [nav_line([(BACK, texts.get("nav.back", "")),
+                                                         (MAIN, texts.get("nav.main", ""))])]
         before, _, after = "\n".join(lines + nav).partition(marker)
         return {"screen": screen.id, "type": screen.type, "before": before, "after": after,
                 "dynamic": screen.type in ("list", "areas", "detail"), "header": screen.text == key,
-                "more": f"{MORE}. {texts.get('nav.more', '')}"}
+                "more": nav_line([(MORE, texts.get("nav.more", ""))])}
     return None
 
 
@@ -161,7 +167,7 @@ class _Sample(dict):
 @bp.route("/flows/texts/<key>", methods=["GET", "POST"])
 @ui.area("flows")
 def flow_text(key: str):
-    flows, _ = checker.check()
+    flows, _ = _check()
     if flows is None or key not in editable_keys(flows):
         return ui.error_page(404, "console.error.404.title", "console.flows.unknown_key")
     catalogs = i18n.catalogs()
@@ -188,13 +194,13 @@ def flow_text(key: str):
         if not errors:
             changed = [lang for lang in i18n.LANGUAGES if values[lang] != catalogs[lang].get(key)]
             with _write_lock:
-                _, before = checker.check()
+                _, before = _check()
                 backups: dict[Path, bytes] = {}
                 try:
                     for lang in changed:
                         _write_text(lang, key, values[lang], backups)
                     i18n.reload()
-                    _, after = checker.check()
+                    _, after = _check()
                 except Exception:
                     _restore(backups)
                     raise

@@ -1,4 +1,6 @@
-"""A phone in the browser that runs the real flows: each key press is one USSD hop through flows.ussd.hop.
+"""A phone in the browser that runs the real flows: each key press is one USSD hop through flows.ussd.hop, or,
+in SMS mode, each message goes through gateway.inbound.receive_sms exactly as a provider's webhook sends it (so
+STOP, JOIN, HELP, MENU and the erasure words are answered as on a real channel).
 
 The page keeps what the phone has typed so far and sends it joined by '*' ("1*2*3"), as an aggregator does
 (input mode "whole"); the channel is "console-simulator", so its sessions never mix with a real one. SMS the
@@ -13,7 +15,7 @@ from flask import g, jsonify, request
 
 from gateway import contacts, dalil, outbox
 from gateway.console import bp, ui
-from messages.segments import screen_length
+from messages.segments import count, screen_length
 
 CHANNEL = "console-simulator"
 DEFAULT_PHONE = "+21620000001"
@@ -66,3 +68,28 @@ def simulator_hangup():
     if session_id.isalnum() and len(session_id) <= 40:
         ussd.end(dalil(), channel=CHANNEL, session_id=f"{g.user['id']}-{session_id}")
     return jsonify(ok=True)
+
+
+@bp.post("/simulator/sms")
+@ui.area("simulator")
+def simulator_sms():
+    from gateway.inbound import InboundSMS, receive_sms
+    ctx = dalil()
+    data = body if isinstance(body := request.get_json(silent=True), dict) else {}
+    phone, text = str(data.get("phone", "")), str(data.get("text", ""))
+    try:
+        e164 = contacts.normalize(phone[:40], ctx.config["sms"]["default_region"])
+    except contacts.BadNumber:
+        return jsonify(error=ui.t("console.form.phone"), field="phone"), 422
+    if not text.strip() or len(text) > MAX_TEXT or any(ord(c) < 32 and c != "\n" for c in text) \
+            or not text.encode("utf-8", "surrogatepass").decode("utf-8", "ignore") == text:
+        return jsonify(error=ui.t("console.simulator.bad_input")), 422
+    db = ctx.db()
+    mark = _outbox_mark(db)
+    receive_sms(ctx, InboundSMS(channel=CHANNEL, phone=e164, text=text,
+                                provider_id=f"{g.user['id']}-{secrets.token_hex(8)}"))
+    sms = [r["body"] for r in outbox.readable(db, mark) if r["to_number"] == e164 and r["body"]]
+    last = sms[-1] if sms else ""
+    encoding, units = screen_length(last)
+    return jsonify(text=last, end=False, encoding=encoding, units=units, limit=units,
+                   segments=count(last).segments if last else 0, sms=sms)

@@ -150,19 +150,43 @@ def test_simulator_walks_the_menu_in_arabic(console):
     assert "English" in screen.inner_text()
     answer("1", i18n.t("ar", "area.home.title"))           # Arabic -> where do you live?
     answer("3", i18n.t("ar", "menu.main.work"))            # Tataouine -> the main menu
-    answer("1", i18n.t("ar", "work.jobs"))                 # jobs and training
+    answer("1", i18n.t("ar", "list.work.title") + "\n1. ")  # jobs and training
     page.click('.key[data-key="1"]')                       # the keypad types too
     page.click("#sim-send")
-    page.wait_for_function("el => el.textContent.includes('1.') && el.textContent.split('\\n').length > 3",
-                           arg=screen.element_handle())
+    page.wait_for_function("el => el.textContent.includes('هاتف')", arg=screen.element_handle())
     shown = screen.inner_text()
     encoding, units = screen_length(shown)
     assert encoding == "UCS-2" and units <= 80
     assert page.locator("#sim-meter").inner_text().endswith("/ 80 UCS-2")
     assert page.locator("#sim-typed").inner_text() == "1*3*1*1"
+    # the office's phone number is isolated left to right inside the Arabic screen: it reads 70 000 006
+    phone = page.locator("#sim-screen bdi[dir=ltr]", has_text="000")
+    assert phone.inner_text().replace("\u00a0", " ") == "70 000 006"
+    box = [phone.evaluate(f"el => {{ const r = document.createRange(); r.setStart(el.firstChild, {i}); "
+                          f"r.setEnd(el.firstChild, {i + 1}); return r.getBoundingClientRect().x; }}")
+           for i in (0, 3, 7)]
+    assert box == sorted(box)  # "70" left of "000" left of "006", as on the office's sign
     console.shot("simulator-ar")
     page.click("#sim-hangup")
     assert page.locator("#sim-dial").is_enabled()
+
+
+def test_simulator_sms_mode_answers_keywords_as_a_real_channel(console):
+    console.login("staff")
+    console.goto("/console/simulator")
+    page = console.page
+    screen = page.locator("#sim-screen")
+    page.check('input[name="sim-mode"][value="sms"]')
+    page.fill("#sim-phone", "+21620000077")
+    page.click("#sim-dial")
+    page.fill("#sim-answer", "STOP")
+    page.click("#sim-send")
+    stopped = i18n.t("ar", "sub.stop.done", sender="Dalil")
+    page.wait_for_function("([el, want]) => el.textContent.includes(want)", arg=[screen.element_handle(), stopped])
+    assert page.locator("#sim-sms li").last.inner_text() == stopped
+    page.fill("#sim-answer", "MENU")
+    page.click("#sim-send")
+    page.wait_for_function("el => el.textContent.includes('English')", arg=screen.element_handle())
 
 
 # -- import -----------------------------------------------------------------------------------------------------

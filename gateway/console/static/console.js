@@ -207,6 +207,34 @@
     var number = document.getElementById("sim-phone"), error = document.getElementById("sim-error");
     var keys = phone.querySelectorAll(".key");
     var state = { session: "", inputs: [], live: false };
+    var NUMBER = /\+?\d(?:[\d\u00a0 :.,\/+\-]*\d)?/g;
+
+    /* Text with every number in an isolated left-to-right <bdi>, so a phone number or a time keeps its order
+       inside an Arabic screen whatever the browser's bidi does around it. DOM nodes only, never innerHTML. */
+    function showText(el, text) {
+      el.textContent = "";
+      var last = 0;
+      text.replace(NUMBER, function (match, offset) {
+        el.appendChild(document.createTextNode(text.slice(last, offset)));
+        var bdi = document.createElement("bdi");
+        bdi.dir = "ltr";
+        bdi.textContent = match;
+        el.appendChild(bdi);
+        last = offset + match.length;
+        return match;
+      });
+      el.appendChild(document.createTextNode(text.slice(last)));
+    }
+    function mode() { return document.querySelector('input[name="sim-mode"]:checked').value; }
+    function addSms(list) {
+      (list || []).forEach(function (body) {
+        if (smsList.querySelector(".muted")) smsList.innerHTML = "";
+        var li = document.createElement("li");
+        showText(li, body);
+        li.dir = "auto";
+        smsList.appendChild(li);
+      });
+    }
 
     function setLive(live) {
       state.live = live;
@@ -229,26 +257,33 @@
           return;
         }
         state.session = data.session;
-        screen.textContent = data.text;
+        showText(screen, data.text);
         meterEl.textContent = num(data.units) + " / " + num(data.limit) + " " + data.encoding;
         meterEl.className = "meter " + (data.units > data.limit ? "over" : "fits");
-        (data.sms || []).forEach(function (body) {
-          if (smsList.querySelector(".muted")) smsList.innerHTML = "";
-          var li = document.createElement("li");
-          li.textContent = body;
-          li.dir = "auto";
-          smsList.appendChild(li);
-        });
+        addSms(data.sms);
         if (data.end) {
-          screen.textContent = data.text + "\n\n— " + phone.dataset.labelEnded + " —";
+          showText(screen, data.text + "\n\n— " + phone.dataset.labelEnded + " —");
           state.session = "";
           setLive(false);
         }
       }).catch(function () { showError(phone.dataset.labelError); setLive(false); });
     }
+    function text(message) {
+      showError("");
+      typed.textContent = message;
+      return postJSON(phone.dataset.sms, { phone: number.value, text: message }).then(function (data) {
+        if (data._status !== 200) { showError(data.error || phone.dataset.labelError); return; }
+        showText(screen, data.text);
+        meterEl.textContent = num(data.units) + " " + data.encoding + ", " + num(data.segments) + " SMS";
+        meterEl.className = "meter fits";
+        addSms(data.sms);
+      }).catch(function () { showError(phone.dataset.labelError); });
+    }
     dial.addEventListener("click", function () {
       state = { session: "", inputs: [], live: false };
       setLive(true);
+      if (mode() === "sms") { screen.textContent = ""; answer.inputMode = "text"; return; }
+      answer.inputMode = "numeric";
       hop();
     });
     hangup.addEventListener("click", function () {
@@ -260,6 +295,7 @@
     document.getElementById("sim-form").addEventListener("submit", function (e) {
       e.preventDefault();
       if (!state.live || answer.value === "") return;
+      if (mode() === "sms") { text(answer.value); answer.value = ""; return; }
       state.inputs.push(answer.value);
       answer.value = "";
       hop();
