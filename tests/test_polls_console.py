@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 
+from messages import i18n
 from polls import answers, lifecycle
 from test_console_support import add_accounts, post, signed_in
 from test_polls_e2e import definition
@@ -36,7 +37,7 @@ def test_staff_edit_a_draft_see_why_it_cannot_open_and_the_municipality_only_rea
     assert saved.status_code == 303
     poll = lifecycle.load(db, poll_id)
     assert poll.questions[0].text["ar"] == "هل الماء متوفر؟" and poll.questions[2].labels("fr")[0] == \
-        "Je préfère ne pas dire" and len(poll.questions[2].options) == 4  # "prefer not to say" added once
+        i18n.t("fr", "poll.prefer_not") and len(poll.questions[2].options) == 4  # "prefer not to say" added once
     assert post(staff, f"/console/polls/{poll_id}/open").status_code == 303
     bad = post(staff, "/console/polls/new", {"definition": "keyword = 'X'"})
     assert bad.status_code == 400 and "keyword: expected 3 to 12 letters" in bad.get_data(as_text=True)
