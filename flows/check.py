@@ -106,8 +106,8 @@ def _budget_problems(screen: Screen, budget: Budget, folded: tuple[str, ...]) ->
         title, pieces = screen_text.layout(header, [i18n.t(lang, o.label) for o in screen.options], lang, show)
         nav = [] if screen.type == "end" or not screen.nav else [(BACK, show(i18n.t(lang, "nav.back"))),
                                                                  (MAIN, show(i18n.t(lang, "nav.main")))]
-        pages = paginate(pieces, nav, show(i18n.t(lang, "nav.more")), budget, title,
-                         show(i18n.t(lang, "nav.invalid")))
+        hint = "" if screen.type == "end" else show(i18n.t(lang, "nav.invalid"))  # an end screen takes no key
+        pages = paginate(pieces, nav, show(i18n.t(lang, "nav.more")), budget, title, hint)
         if screen.type == "end" and len(pages) > 1:
             problems.append(f"[{lang}] an end screen must fit one USSD screen ({_measure(pages[0].text)})")
         for number, page in enumerate(pages, start=1):
