@@ -120,15 +120,17 @@ def sweep(db, now: float | None = None) -> int:
     return deleted
 
 
-def get(db, key: str) -> dict:
-    epoch = current_epoch()
+def _newest_row(db, key: str, epoch: int):
+    """The caller's row under this epoch's or last epoch's key (at most one exists), in one read."""
     sweep(db)
-    for e in (epoch, epoch - 1):
-        row = db.execute("SELECT language, governorate FROM contacts WHERE contact_key = ?",
-                         [_row_key(key, e)]).fetchone()
-        if row:
-            return {"language": row[0], "governorate": row[1]}
-    return {"language": None, "governorate": None}
+    rows = db.execute("SELECT epoch, language, governorate FROM contacts WHERE contact_key IN (?, ?)",
+                      [_row_key(key, epoch), _row_key(key, epoch - 1)]).fetchall()
+    return max(rows, default=None)
+
+
+def get(db, key: str) -> dict:
+    row = _newest_row(db, key, current_epoch())
+    return {"language": row[1], "governorate": row[2]} if row else {"language": None, "governorate": None}
 
 
 def remember(db, key: str, **fields) -> None:
@@ -136,13 +138,15 @@ def remember(db, key: str, **fields) -> None:
     if not allowed:
         return
     epoch = current_epoch()
-    known = {k: v for k, v in get(db, key).items() if v is not None}
+    row = _newest_row(db, key, epoch)
+    known = {k: v for k, v in zip(("language", "governorate"), row[1:]) if v is not None} if row else {}
     values = {**known, **allowed}
     cols = ", ".join(values)
     marks = ", ".join("?" for _ in values)
     updates = ", ".join(f"{k} = excluded.{k}" for k in values)
-    with transaction(db):  # moved to the current epoch: the row under last epoch's key goes
-        db.execute("DELETE FROM contacts WHERE contact_key = ?", [_row_key(key, epoch - 1)])
+    with transaction(db):
+        if row and row[0] < epoch:  # moved to the current epoch: the row under last epoch's key goes
+            db.execute("DELETE FROM contacts WHERE contact_key = ?", [_row_key(key, epoch - 1)])
         db.execute(f"INSERT INTO contacts (contact_key, epoch, {cols}) VALUES (?, ?, {marks}) "  # noqa: S608 (fixed names, bound values)
                    f"ON CONFLICT(contact_key) DO UPDATE SET {updates}", [_row_key(key, epoch), epoch, *values.values()])
 
