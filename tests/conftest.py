@@ -1,11 +1,51 @@
-"""Shared fixtures: a real SQLite file in a temp folder, the real app, and the real app behind waitress on loopback."""
+"""Shared fixtures: a real SQLite file in a temp folder, the real app, and the real app behind waitress on loopback.
+
+What every test would otherwise rebuild is built once per pytest-xdist worker: the migrated schema (a template
+file, copied for each app) and cheaper scrypt for the console accounts tests create (the production cost is kept
+and checked once, in tests/test_console.py).
+"""
 from __future__ import annotations
 
-import pytest
+import shutil
+import sqlite3
+from pathlib import Path
 
-from gateway import create_app
+import pytest
+import sqlite_utils
+
+from gateway import create_app, store
+from gateway.console import users
 from gateway.store import close_thread_connections
 from harness import BASE_CONFIG, LiveServer, deep_merge
+
+PRODUCTION_HASH_METHOD = users.HASH_METHOD
+# Tests create hundreds of accounts; at the production cost each takes a third of a second on 2 busy cores.
+TEST_HASH_METHOD = "scrypt:1024:8:1"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_test_passwords():
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(users, "HASH_METHOD", TEST_HASH_METHOD)
+        yield
+
+
+@pytest.fixture
+def production_passwords(monkeypatch):
+    """The gateway's own scrypt cost, for the test that checks it."""
+    monkeypatch.setattr(users, "HASH_METHOD", PRODUCTION_HASH_METHOD)
+
+
+@pytest.fixture(scope="session")
+def template_database(tmp_path_factory):
+    """Every package's migrations applied once to an empty file, which each app's database starts as a copy of."""
+    path = tmp_path_factory.mktemp("template") / "dalil.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    store.migrate(sqlite_utils.Database(conn))
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()  # the last connection folds the WAL into the file: the copy is one whole file
+    return path
 
 
 @pytest.fixture
@@ -26,7 +66,11 @@ def config(make_config):
 
 
 @pytest.fixture
-def app(config):
+def app(config, template_database):
+    database = Path(config["gateway"]["database"])
+    if config["gateway"]["database"] != ":memory:" and not database.exists():
+        database.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template_database, database)  # create_app then finds every migration applied
     app = create_app(config)
     yield app
     close_thread_connections()
@@ -56,3 +100,11 @@ def at_fake():
     from fakes import FakeAfricasTalking
     with FakeAfricasTalking() as fake:
         yield fake
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The figures tests record (the crash test's, the short soak's), from every xdist worker, at the end of the run."""
+    for report in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", []):
+        for name, text in getattr(report, "user_properties", ()):
+            if name == "figures" and report.when == "call":
+                terminalreporter.write_line(text)

@@ -6,6 +6,9 @@ has its own conftest.py.
 from __future__ import annotations
 
 import copy
+import os
+import random
+import socket
 import threading
 from pathlib import Path
 
@@ -25,6 +28,34 @@ BASE_CONFIG = {
     # tests sign a checkpoint at each desk sync; tests/test_referral_attacks.py sets its own schedule
     "referrals": {"checkpoint_minutes": 0.0},
 }
+
+
+def _worker_index() -> int:
+    """0, 1, ... for pytest-xdist's workers gw0, gw1, ...; 0 without xdist."""
+    return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:] or 0)
+
+
+PORTS_PER_WORKER = 400
+_next = random.randrange(PORTS_PER_WORKER)  # noqa: S311 (spreads two test runs on one machine, not a secret)
+
+
+def free_port() -> int:
+    """A free loopback port for a program a test starts (Kannel, gammu-smsd's peers, `dalil serve`).
+
+    Each pytest-xdist worker draws from its own range below Linux's ephemeral ports (32768 and up), so a port found
+    free here is not handed to another worker, nor to a client socket's connect(), before the program binds it.
+    The start is random so that two test runs on one machine seldom walk the same ports."""
+    global _next
+    low = 20000 + _worker_index() % 30 * PORTS_PER_WORKER
+    for _ in range(PORTS_PER_WORKER):
+        port, _next = low + _next % PORTS_PER_WORKER, _next + 1
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no free port in {low}..{low + PORTS_PER_WORKER - 1}")
 
 
 def deep_merge(base: dict, extra: dict) -> dict:

@@ -19,6 +19,8 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import free_port
+
 FAKESMSC = "/usr/lib/kannel/test/fakesmsc"
 GAMMU_SCHEMA = Path(__file__).resolve().parent.parent / "gateway" / "channels" / "gammu_smsd.sql"
 HAVE_KANNEL = all(shutil.which(p) or Path(p).exists() for p in ("bearerbox", "smsbox", FAKESMSC))
@@ -26,12 +28,6 @@ HAVE_KANNEL = all(shutil.which(p) or Path(p).exists() for p in ("bearerbox", "sm
 # Two UCS-2 segments: what an Arabic notice costs on a carrier route.
 ARABIC_NOTICE = ("مرحبا بكم في دليل. يفتح مكتب التشغيل بالقيروان أبوابه يوم الاثنين للتسجيل في برنامج التكوين "
                  "المهني للشباب، احضروا بطاقة التعريف.")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(predicate, timeout: float = 15.0, what: str = "condition", step: float = 0.05):

@@ -254,6 +254,7 @@ def test_attack_restart_while_a_provider_is_down(live, at_fake, tmp_path):
     assert json.loads(out.stdout)["outbox"]["dropped_at_restart"] == 1, out.stderr
 
 
+@pytest.mark.slow  # mounts an ext4 image
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("mkfs.ext4"), reason="needs root and mkfs.ext4 (CI)")
 def test_attack_raw_filesystem_image_while_a_provider_is_down(make_config, at_fake, tmp_path):
     """Audit: after the queued texts were wiped, `grep -a` on the raw ext4 image still found them."""

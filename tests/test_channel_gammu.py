@@ -16,6 +16,8 @@ from gateway.store import close_thread_connections
 from messages.segments import count
 from programs import ARABIC_NOTICE, GammuSmsd, wait_for
 
+pytestmark = pytest.mark.slow  # the real gammu-smsd
+
 
 ARABIC = ARABIC_NOTICE
 FRENCH = "Bonjour : le bureau de l'emploi ouvre lundi."

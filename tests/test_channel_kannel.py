@@ -15,6 +15,8 @@ from harness import LiveServer
 from messages.segments import count
 from programs import ARABIC_NOTICE, Kannel, wait_for
 
+pytestmark = pytest.mark.slow  # the real bearerbox, smsbox and fakesmsc
+
 
 TOKEN = "kannel-hook-5b1e"
 CALLER = "+21620111222"

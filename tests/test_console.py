@@ -77,6 +77,20 @@ def test_passwords_are_stored_as_scrypt_hashes(console_app):
     assert stored.startswith("scrypt:") and PASSWORD not in stored
 
 
+def test_accounts_are_hashed_at_the_production_cost(app, production_passwords):
+    """The suite makes its accounts with cheaper scrypt (conftest.py); the gateway's own cost is checked here."""
+    db = app.extensions["dalil"].db()
+    user_id = users.create(db, "amina", PASSWORD, "admin", "en")
+    users.update(db, users.create(db, "nabil", PASSWORD, "campaign", "en"), password="another long password")
+    for name in ("amina", "nabil"):
+        stored = db.execute("SELECT password_hash FROM users WHERE username = ?", [name]).fetchone()[0]
+        assert stored.startswith("scrypt:32768:8:1$"), stored[:20]  # N=2^15, r=8, p=1
+    assert users.by_name(db, "amina")["id"] == user_id
+    assert login(app.test_client(), "amina").status_code == 303
+    assert login(app.test_client(), "nabil", "another long password").status_code == 303
+    assert login(app.test_client(), "nabil").status_code == 401
+
+
 def test_a_deactivated_account_cannot_sign_in(console_app):
     db = console_app.extensions["dalil"].db()
     users.update(db, users.by_name(db, "staff")["id"], active=False)

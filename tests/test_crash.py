@@ -23,6 +23,8 @@ from gateway import initialize, outbox
 from gateway.config import load
 from gateway.store import close_thread_connections
 
+pytestmark = pytest.mark.slow  # ten SIGKILLs of a real dispatcher process
+
 MESSAGES = 5000
 KILLS = 10
 WORKERS = 2
@@ -76,7 +78,7 @@ def in_flight(db_path: str, pid: int) -> set[str]:
                                            [f"%:{pid}:%"])}
 
 
-def test_sigkill_during_a_run_loses_nothing_and_repeats_only_in_flight_messages(tmp_path, fake, capsys):
+def test_sigkill_during_a_run_loses_nothing_and_repeats_only_in_flight_messages(tmp_path, fake, record_property):
     seed = int(os.environ.get("CRASH_SEED", time.time_ns() % 1_000_000))
     rng = random.Random(seed)
     config = write_config(tmp_path, fake)
@@ -110,8 +112,7 @@ def test_sigkill_during_a_run_loses_nothing_and_repeats_only_in_flight_messages(
     report = (f"crash test (seed {seed}): {KILLS} SIGKILLs, {MESSAGES} messages, {sum(received.values())} posts "
               f"received, {len(received)} distinct, {sum(repeated.values())} repeated; rows leased by the killed "
               f"process at each kill: {[len(s) for s in leased_at_kills]}; {elapsed:.1f}s")
-    with capsys.disabled():  # shown in CI output, not only with -s
-        print("\n" + report)
+    record_property("figures", report)  # shown at the end of the run (conftest.py), from any xdist worker
     assert states == {"sent": MESSAGES}, report
     assert set(received) == {f"crash {i:05d}" for i in range(MESSAGES)}, report
     assert set(repeated) <= leased, f"repeated outside the in-flight rows: {set(repeated) - leased}"

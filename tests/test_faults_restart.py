@@ -102,6 +102,7 @@ def fake():
         yield server
 
 
+@pytest.mark.slow  # servers killed mid-campaign
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
 def test_a_restart_in_the_middle_of_a_campaign_loses_nothing(tmp_path, fake, how):
     config = write_config(tmp_path, config_text(fake))
@@ -143,6 +144,7 @@ def test_a_restart_in_the_middle_of_a_campaign_loses_nothing(tmp_path, fake, how
     assert_clean_log(tmp_path / "dalil.log")
 
 
+@pytest.mark.slow  # a server killed and started again
 def test_a_restart_in_the_middle_of_a_ussd_session_gives_a_clean_start_screen(tmp_path):
     config = write_config(tmp_path, config_text(None))
     port = free_port()

@@ -31,7 +31,7 @@ def readme_commands() -> list[str]:
 def test_the_readme_has_two_commands_and_ci_runs_exactly_the_second():
     first, test = readme_commands()
     assert first.endswith("dalil demo") and "python3 -m venv .venv" in first
-    assert test.endswith("python3 -m pytest")
+    assert test.endswith("python3 -m pytest -n auto")
     assert test in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
 
 
@@ -64,6 +64,7 @@ def _wait_for_console(url: str, proc: subprocess.Popen, log: Path, timeout: floa
     raise AssertionError("the console did not answer in time:\n" + log.read_text(errors="replace")[-3000:])
 
 
+@pytest.mark.slow  # a clone, a venv and pip
 def test_a_fresh_clone_runs_the_readme_command_and_keeps_no_state_in_the_checkout(tmp_path):
     clone = tmp_path / "dalil"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=120)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -16,6 +15,8 @@ import time
 from pathlib import Path
 
 import requests
+
+from harness import free_port  # noqa: F401 (one allocator for every worker's ports; imported from here too)
 
 ROOT = Path(__file__).resolve().parent.parent
 FINAL_STATES = ("sent", "delivered", "failed", "expired")
@@ -132,12 +133,6 @@ def assert_clean_log(path, allowed: tuple[str, ...] = ()) -> None:
 
 
 # -- a gateway in its own process, as `dalil serve` runs it -------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def write_config(folder: Path, text: str) -> Path:
     path = folder / "dalil.toml"

@@ -6,7 +6,11 @@ from __future__ import annotations
 import importlib.util
 import sys
 
+import pytest
+
 from test_fuzz_support import ROOT
+
+pytestmark = pytest.mark.slow  # a soak: the real server under load for seconds
 
 
 def load_soak():
@@ -17,14 +21,14 @@ def load_soak():
     return module
 
 
-def test_a_short_soak_loses_nothing(capsys):
+def test_a_short_soak_loses_nothing(record_property):
     soak = load_soak()
     r = soak.run(duration=8, sessions=60, sms_per_second=8, campaign=3000, drain=30, seed=7, quiet=True)
-    with capsys.disabled():  # the figures show in CI's output
-        print(f"\nshort soak: {r['hops']} USSD hops from {r['sessions']} callers, {r['hops_per_s']} hops/s, "
-              f"p99 {r['p99_ms']} ms; {r['inbound_sms_handled']} SMS handled; {r['messages_delivered']} messages to "
-              f"the provider; lost {r['lost']}; duplicates {r['duplicates']}; errors {r['error_count']}; "
-              f"server peak {r['server_peak_memory_mb']} MB")
+    # the figures show in CI's output, at the end of the run (conftest.py)
+    record_property("figures", f"short soak: {r['hops']} USSD hops from {r['sessions']} callers, {r['hops_per_s']} "
+                    f"hops/s, p99 {r['p99_ms']} ms; {r['inbound_sms_handled']} SMS handled; {r['messages_delivered']} "
+                    f"messages to the provider; lost {r['lost']}; duplicates {r['duplicates']}; errors "
+                    f"{r['error_count']}; server peak {r['server_peak_memory_mb']} MB")
     assert r["hops"] > 500 and r["sms_posted"] > 20, r
     assert r["campaign_queued"] == 3000 and r["campaign_received"] >= 3000, r
     assert r["replies_queued"] >= r["inbound_sms_handled"] > 0, r  # every SMS handled queued its reply

@@ -22,8 +22,11 @@ MIN_PASSWORD = 10
 MAX_PASSWORD = 512
 MAX_FAILURES = 5
 WINDOW_SECONDS = 15 * 60
+# scrypt's cost (N=2^15, r=8, p=1: werkzeug's default today), written out so that a library upgrade cannot lower
+# it unnoticed; tests/test_console.py checks that an account is stored with it
+HASH_METHOD = "scrypt:32768:8:1"
 # checked against when the name is unknown, so a wrong name costs as long as a wrong password
-_DUMMY_HASH = generate_password_hash("not a password, only for timing")
+_DUMMY_HASH = generate_password_hash("not a password, only for timing", method=HASH_METHOD)
 _COLUMNS = ("id", "username", "role", "language", "active", "session_epoch", "created_at", "last_login")
 
 
@@ -33,6 +36,10 @@ class UserError(ValueError):
     def __init__(self, field: str, code: str, message: str):
         super().__init__(message)
         self.field, self.code = field, code
+
+
+def _hash(password: str) -> str:
+    return generate_password_hash(password, method=HASH_METHOD)
 
 
 def now() -> float:
@@ -87,7 +94,7 @@ def create(db, username: str, password: str, role: str, language: str = "ar") ->
         if by_name(db, username):
             raise UserError("username", "username_taken", f"a user named {username!r} already exists")
         cur = db.execute("INSERT INTO users (username, password_hash, role, language, created_at) "
-                         "VALUES (?, ?, ?, ?, ?)", [username, generate_password_hash(password), role, language, now()])
+                         "VALUES (?, ?, ?, ?, ?)", [username, _hash(password), role, language, now()])
     return cur.lastrowid
 
 
@@ -102,7 +109,7 @@ def update(db, user_id: int, *, role: str | None = None, active: bool | None = N
         sets.append("active = ?"), args.append(int(active))
         ends_sessions = ends_sessions or not active
     if password is not None:
-        sets.append("password_hash = ?"), args.append(generate_password_hash(check_password(password)))
+        sets.append("password_hash = ?"), args.append(_hash(check_password(password)))
         ends_sessions = True
     if language is not None:
         if language not in LANGUAGES:

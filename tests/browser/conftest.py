@@ -10,6 +10,8 @@ violations, which the tests require to be none.
 """
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 import subprocess
 import sys
@@ -36,10 +38,17 @@ AXE_RUN = """async () => {
 
 
 def axe_script() -> Path:
-    if not AXE.exists():
-        if not shutil.which("npm"):
-            pytest.fail("npm is not installed: .ci/run installs it (apt-get install npm), then axe-core")
-        subprocess.run(AXE_INSTALL, check=True, timeout=600)
+    if AXE.exists():
+        return AXE
+    folder = os.open(AXE_HOME, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)  # pytest-xdist workers: one installs, the others wait for it
+        if not AXE.exists():
+            if not shutil.which("npm"):
+                pytest.fail("npm is not installed: .ci/run installs it (apt-get install npm), then axe-core")
+            subprocess.run(AXE_INSTALL, check=True, timeout=600)
+    finally:
+        os.close(folder)  # and with it the lock
     return AXE
 
 

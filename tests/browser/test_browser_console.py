@@ -11,6 +11,8 @@ from messages.segments import count, screen_length
 from test_console_support import locale_copy  # noqa: F401 (fixture)
 from harness import PAYLOADS
 
+pytestmark = pytest.mark.slow  # Chromium
+
 
 def text(console, selector: str) -> str:
     return console.page.inner_text(selector)

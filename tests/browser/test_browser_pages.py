@@ -12,6 +12,8 @@ import pytest
 from harness import LiveServer
 from messages import i18n
 
+pytestmark = pytest.mark.slow  # Chromium
+
 LANGS = ("ar", "fr", "en")
 
 

@@ -2,10 +2,14 @@
 Arabic (right to left, the charts mirrored, small cells hidden) and in English. Screenshots: poll-*.png."""
 from __future__ import annotations
 
+import pytest
+
 from conftest import SCREENSHOTS
 from messages import i18n
 from polls import answers, lifecycle
 from test_polls_e2e import definition
+
+pytestmark = pytest.mark.slow  # Chromium
 
 # (home governorate, language, answer to question 1): 9 in Kairouan, 3 in Medenine (hidden), 6 in Tataouine
 RESPONDENTS = ([("kairouan", "ar", 1)] * 6 + [("kairouan", "fr", 2)] * 3 + [("medenine", "ar", 3)] * 3
