@@ -127,7 +127,7 @@ def _print_status(snap: dict, tz_name: str) -> None:
     print_tables(console, states)
     if box.get("dropped_at_restart"):
         console.print(f"{box['dropped_at_restart']} sealed message(s) dropped: the process that held their key "
-                      "stopped before sending them (see README, Delivery)")
+                      "stopped before sending them (see docs/operations.md)")
     channels = Table(title=f"Channels (times in {tz_name})")
     for col in ("channel", "routing", "last success", "last error", "error"):
         channels.add_column(col)

@@ -3,8 +3,8 @@
 While a person answers the help questions their answers live in this process's memory (by design: nothing is
 written before consent), and sealed replies wait under a key held only here. A core dump would write both to a
 file; a dumpable process can be read by a debugger of the same user. So the gateway sets RLIMIT_CORE to 0 and,
-on Linux, PR_SET_DUMPABLE to 0 at start. Root can still read memory: docs/privacy.md says so, and the README's
-operations section asks for no swap or encrypted swap.
+on Linux, PR_SET_DUMPABLE to 0 at start. Root can still read memory: docs/privacy.md says so, and docs/operations.md
+asks for no swap or encrypted swap.
 """
 from __future__ import annotations
 

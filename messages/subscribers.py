@@ -152,7 +152,7 @@ def opt_in_again(db, phone: str, *, channel: str, via: str, contact_key: str | N
 
 def opt_out_mark(phone: str) -> str:
     """What an erased number leaves for opt-out compliance: 16 bits of a hash, shared by about 1,500 of the 10^8
-    Tunisian mobile numbers, so the table lists no one; an import skips every number with a mark (README)."""
+    Tunisian mobile numbers, so the table lists no one; an import skips every number with a mark (docs/privacy.md)."""
     return "mark:" + hashlib.sha256(b"dalil-opt-out:" + phone.encode()).hexdigest()[:4]
 
 

@@ -2,7 +2,7 @@
 messages are queued, and two dispatcher processes on one database file.
 
 What must hold: every queued message reaches the provider; nothing is sent twice except, where the at-least-once
-design allows it (README, Delivery), the one message a worker had on the wire at the fault; the dispatcher keeps
+design allows it (docs/channels.md), the one message a worker had on the wire at the fault; the dispatcher keeps
 sending the others while one request hangs; and a clock step does not park the queue for the size of the step.
 """
 from __future__ import annotations

@@ -164,7 +164,7 @@ def test_referral_over_ussd_and_sms_leaves_nothing_that_identifies_the_person(li
     to_person = [m["message"] if "message" in m else m.get("body", "") for m in at_fake.messages
                  if PHONE in str(m.get("to"))]
     # the code only: the reference SMS does not name the organisation (over SMS the conversation itself did,
-    # which the README's table of who sees what says)
+    # which the table of who sees what in docs/referrals.md says)
     assert i18n.t("en", "referral.sms.code", code=ussd_code) in to_person, to_person
     assert i18n.t("en", "referral.sms.code", code=sms_code) in to_person, to_person
     (digest,) = [m.get("message") or m.get("body") for m in at_fake.messages if CASEWORKER in str(m.get("to"))]

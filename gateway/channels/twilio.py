@@ -6,7 +6,7 @@ used. A bad or missing signature answers 403.
 
 Replies are not returned as TwiML: they go through the outbox like every other message, so they are rate
 limited, retried and wiped like the rest. Twilio's Messages API takes no idempotency key, so a crash between
-Twilio accepting a message and our commit can repeat it once (see README, Delivery).
+Twilio accepting a message and our commit can repeat it once (see docs/channels.md).
 """
 from __future__ import annotations
 
