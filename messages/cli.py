@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from gateway.terminal import print_tables
+from messages.i18n import LANGUAGES
 
 INTERESTS = ("jobs", "training", "business", "municipal")
 
@@ -167,7 +168,7 @@ def register(main: click.Group) -> None:
     @click.option("--delegation", "-d", "delegations", multiple=True, help="area code (ben_guerdane); repeatable")
     @click.option("--interest", "-i", "interests", multiple=True, type=click.Choice(INTERESTS),
                   help="repeatable; any of them matches")
-    @click.option("--language", "-l", "languages", multiple=True, type=click.Choice(("ar", "fr", "en")),
+    @click.option("--language", "-l", "languages", multiple=True, type=click.Choice(LANGUAGES),
                   help="subscribers' language; repeatable")
     @click.option("--since", default=None, help="only subscribers who opted in on or after YYYY-MM-DD")
     @click.option("--audience", "audience_file", type=click.Path(exists=True, dir_okay=False), default=None,

@@ -31,6 +31,7 @@ from nacl.signing import SigningKey
 
 from gateway import contacts
 from gateway.store import transaction
+from messages.i18n import LANGUAGES
 from referrals import ledger, note, registry, store
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,7 @@ def _check(needs, areas, capacity, language) -> None:
         raise RegistryError("areas: at least one governorate or delegation code, or * for everywhere")
     if capacity < 1:
         raise RegistryError("capacity must be at least 1 open referral")
-    if language not in ("ar", "fr", "en"):
+    if language not in LANGUAGES:
         raise RegistryError("language must be ar, fr or en")
 
 

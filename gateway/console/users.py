@@ -14,9 +14,9 @@ import time
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from gateway.store import transaction
+from messages.i18n import LANGUAGES
 
 ROLES = ("admin", "campaign", "municipality")
-LANGUAGES = ("ar", "fr", "en")
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{1,63}")
 MIN_PASSWORD = 10
 MAX_PASSWORD = 512

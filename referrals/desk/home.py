@@ -14,6 +14,7 @@ from pathlib import Path
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey, VerifyKey
 
+from messages.i18n import LANGUAGES
 from referrals import csos, note
 
 KEY_FILE, CONFIG_FILE, DB_FILE = "cso.key", "desk.toml", "desk.db"
@@ -64,7 +65,7 @@ def connect(home: str | os.PathLike, gateway_url: str, cso_id: str, token: str, 
         raise DeskError(f"{home / KEY_FILE}: no key file; run `dalil cso keygen --home {home}` first")
     _vkey(gateway_vkey, "gateway key (the line `dalil cso add` printed)")
     _vkey(coordinator_vkey, "coordinator key (the line `dalil coordinator keygen` printed)")
-    if language not in ("ar", "fr", "en"):
+    if language not in LANGUAGES:
         raise DeskError("language: ar, fr or en")
     text = "\n".join([
         "# The CSO desk's settings, written by `dalil desk connect`. Keep this file private: it holds the token.",
