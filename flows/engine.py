@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
 from dataclasses import dataclass
+
+import cachetools
 
 from flows import definitions, directory, screen_text
 from flows.actions import Call, load_actions
@@ -37,24 +40,25 @@ ARABIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234
 DIRECTORY_CACHE_SECONDS = 30.0
 
 
-class TTLCache:
+class DirectoryCache:
+    """Directory reads by key, kept DIRECTORY_CACHE_SECONDS (cachetools' TTLCache, least recently used out first
+    when full), behind a lock since waitress's threads share one engine; a read runs outside it."""
+
     def __init__(self, seconds: float, max_entries: int = 4096):
-        self.seconds, self.max_entries = seconds, max_entries
-        self._entries: dict = {}
+        self._entries = cachetools.TTLCache(maxsize=max_entries, ttl=seconds, timer=time.monotonic)
+        self._lock = threading.Lock()
 
     def get(self, key, compute):
-        now = time.monotonic()
-        hit = self._entries.get(key)
-        if hit and hit[0] > now:
-            return hit[1]
-        value = compute()
-        if len(self._entries) >= self.max_entries:
-            self._entries.clear()
-        self._entries[key] = (now + self.seconds, value)
+        with self._lock:
+            value = self._entries.get(key, _MISSING)
+        if value is _MISSING:
+            value = compute()
+            with self._lock:
+                self._entries[key] = value
         return value
 
-    def clear(self) -> None:
-        self._entries.clear()
+
+_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,7 @@ class Engine:
     def __init__(self, flows: definitions.Flows | None = None):
         self.flows = flows or default_flows()
         self.actions = load_actions()
-        self.cache = TTLCache(DIRECTORY_CACHE_SECONDS)
+        self.cache = DirectoryCache(DIRECTORY_CACHE_SECONDS)
 
     # -- entering screens -------------------------------------------------------------------------------
 
