@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from flows.definitions import DEFINITIONS_DIR
+from messages.i18n import LANGUAGES
 
 
 def register(main: click.Group) -> None:
@@ -38,7 +39,7 @@ def register(main: click.Group) -> None:
     @click.option("--mode", type=click.Choice(["ussd", "sms"]), default="ussd", show_default=True,
                   help="ussd: screens and key presses; sms: the same menus as a text conversation")
     @click.option("--phone", default="+21620000001", show_default=True, help="the simulated caller's number")
-    @click.option("--lang", type=click.Choice(["ar", "fr", "en"]), default=None,
+    @click.option("--lang", type=click.Choice(LANGUAGES), default=None,
                   help="answer the language question in advance")
     @click.pass_obj
     def simulate(obj, mode, phone, lang):

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from messages.i18n import LANGUAGES
+
 
 def _db(obj):
     return obj.app().extensions["dalil"].db()
@@ -58,7 +60,7 @@ def register(main: click.Group) -> None:
     @click.option("--category", "-c", "categories", multiple=True,
                   help="taxonomy code (jobs, training, business, municipal, legal, ...); repeatable; default all")
     @click.option("--governorate", "-g", default=None, help="area code such as tataouine; default everywhere")
-    @click.option("--lang", type=click.Choice(["ar", "fr", "en"]), default="fr", show_default=True,
+    @click.option("--lang", type=click.Choice(LANGUAGES), default="fr", show_default=True,
                   help="language of the names shown")
     @click.pass_obj
     def list_command(obj, categories, governorate, lang):

@@ -15,3 +15,10 @@ def print_tables(target, *tables) -> None:
         for column in table.columns:
             column.overflow = "fold"
         target.print(table)
+
+
+def progress(target, description: str):
+    """A progress bar with a count (13,000/20,000) and the time taken, kept on screen when done."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    return Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=target, transient=False)

@@ -1,4 +1,5 @@
-"""`dalil campaign ...` and `dalil subscribers ...`: information blasts from the command line.
+"""`dalil campaign ...` (and `dalil subscribers ...`, from messages/subscribers_cli.py): information blasts from the
+command line.
 
     dalil campaign create "Job fair" --text ar=@ar.txt --text fr="Salon de l'emploi ..." --fallback fr \\
         --governorate kairouan --interest jobs --at "2026-03-02 09:00" --rate 60
@@ -16,8 +17,10 @@ from pathlib import Path
 
 import click
 
+from gateway import terminal
 from gateway.terminal import print_tables
 from messages.i18n import LANGUAGES
+from messages.subscribers_cli import subscribers
 
 INTERESTS = ("jobs", "training", "business", "municipal")
 
@@ -44,6 +47,7 @@ def _load(ctx, campaign_id: int):
 
 
 # -- reading options -----------------------------------------------------------------------------------------
+
 
 def _texts(pairs: tuple[str, ...]) -> dict:
     """LANG=TEXT or LANG=@FILE."""
@@ -97,6 +101,7 @@ def _schedule(at, every, tz_name):
 
 # -- showing -------------------------------------------------------------------------------------------------
 
+
 def _money(value: float, currency: str) -> str:
     return f"{value:,.3f} {currency}"
 
@@ -145,274 +150,200 @@ def show_results(console, campaign, res: dict, tz_name: str) -> None:
     print_tables(console, table)
 
 
-def _progress(console, description: str):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    return Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console, transient=False)
-
-
 # -- commands ------------------------------------------------------------------------------------------------
 
-def register(main: click.Group) -> None:
-    @main.group()
-    def campaign():
-        """Information blasts to opted-in subscribers (see `dalil campaign create --help`)."""
 
-    @campaign.command("create")
-    @click.argument("name")
-    @click.option("--text", "texts", multiple=True, metavar="LANG=TEXT",
-                  help="the text in one language (ar, fr, en); LANG=@FILE reads it from a file; repeatable")
-    @click.option("--fallback", default=None, help="language whose text goes to subscribers whose language has "
-                                                    "none; default: the only or the first text given")
-    @click.option("--governorate", "-g", "governorates", multiple=True, help="area code (kairouan); repeatable")
-    @click.option("--delegation", "-d", "delegations", multiple=True, help="area code (ben_guerdane); repeatable")
-    @click.option("--interest", "-i", "interests", multiple=True, type=click.Choice(INTERESTS),
-                  help="repeatable; any of them matches")
-    @click.option("--language", "-l", "languages", multiple=True, type=click.Choice(LANGUAGES),
-                  help="subscribers' language; repeatable")
-    @click.option("--since", default=None, help="only subscribers who opted in on or after YYYY-MM-DD")
-    @click.option("--audience", "audience_file", type=click.Path(exists=True, dir_okay=False), default=None,
-                  help="JSON audience: a list of groups, any of which matches (each person gets one message)")
-    @click.option("--at", default=None, help="send once at this local time, \"YYYY-MM-DD HH:MM\"")
-    @click.option("--every", default=None, help="send on a recurrence, a crontab line in local time: "
-                                                "\"0 9 * * mon\" is Mondays at 09:00")
-    @click.option("--rate", type=click.IntRange(min=0), default=None,
-                  help="messages a minute; default [campaigns] rate_per_minute (0: as fast as channels allow)")
-    @click.option("--expires", type=float, default=None,
-                  help="hours after a run starts when its unsent messages are dropped; default [campaigns] "
-                       "expiry_hours")
-    @click.option("--json", "as_json", is_flag=True, help="print the preview as JSON")
-    @click.pass_obj
-    def create_command(obj, name, texts, fallback, governorates, delegations, interests, languages, since,
-                       audience_file, at, every, rate, expires, as_json):
-        """Create a draft campaign NAME and preview it. Nothing is sent until `campaign send`."""
-        from messages import campaigns
-        ctx = _ctx(obj)
-        tz_name = ctx.config["gateway"]["timezone"]
-        given = _texts(texts)
-        if not given:
-            raise click.UsageError("give at least one --text LANG=TEXT")
-        audience = _audience(audience_file, governorates, delegations, interests, languages, since, tz_name)
-        schedule, send_at, cron = _schedule(at, every, tz_name)
-        try:
-            cid = campaigns.create(ctx, ctx.db(), name=name, texts=given,
-                                   fallback_language=fallback or next(iter(given)), audience=audience,
-                                   schedule=schedule, send_at=send_at, cron=cron, rate_per_minute=rate,
-                                   expiry_hours=expires)
-        except campaigns.CampaignError as e:
-            _fail(e)
-        _print_preview(ctx, cid, as_json, created=True)
-
-    def _print_preview(ctx, cid: int, as_json: bool, created: bool = False):
-        from messages import campaigns
-        info = campaigns.preview(ctx, ctx.db(), _load(ctx, cid))
-        if as_json:
-            click.echo(json.dumps(info, ensure_ascii=False, indent=1))
-            return
-        console = _console()
-        if created:
-            console.print(f"campaign {cid} created as a draft; `dalil campaign send {cid}` sends it")
-        show_preview(console, info, ctx.config["gateway"]["timezone"])
-
-    @campaign.command("preview")
-    @click.argument("campaign_id", type=int)
-    @click.option("--json", "as_json", is_flag=True, help="print the preview as JSON (for scripts)")
-    @click.pass_obj
-    def preview_command(obj, campaign_id, as_json):
-        """Recipients per language, encoding and segments of each text, total segments, estimated cost."""
-        _print_preview(_ctx(obj), campaign_id, as_json)
-
-    @campaign.command("send")
-    @click.argument("campaign_id", type=int)
-    @click.option("--test", is_flag=True, help="only to staff numbers ([campaigns] staff_numbers or --to)")
-    @click.option("--to", "numbers", multiple=True, help="staff number for --test; repeatable")
-    @click.option("--yes", "-y", is_flag=True, help="do not ask for confirmation")
-    @click.pass_obj
-    def send_command(obj, campaign_id, test, numbers, yes):
-        """Queue the campaign now, or hand it to the scheduler if it has a time or a recurrence."""
-        from messages import campaigns
-        ctx = _ctx(obj)
-        camp = _load(ctx, campaign_id)
-        if numbers and not test:
-            raise click.UsageError("--to is for --test sends")
-        try:
-            if test:
-                n = campaigns.test_send(ctx, ctx.db(), camp, list(numbers) or None)
-                click.echo(f"{n} test message(s) queued to staff numbers")
-                return
-            info = campaigns.preview(ctx, ctx.db(), camp)
-            if not yes:
-                show_preview(_console(), info, ctx.config["gateway"]["timezone"])
-                click.confirm(f"Send to {info['recipients']:,} subscriber(s), about "
-                              f"{_money(info['estimated_cost'], info['currency'])}?", abort=True)
-            result = _send_with_progress(ctx, camp)
-        except campaigns.CampaignError as e:
-            _fail(e)
-        _say_sent(ctx, campaign_id, result)
-
-    def _send_with_progress(ctx, camp):
-        from messages import campaigns
-        console = _console()
-        with _progress(console, "queueing") as bar:
-            task = bar.add_task("queueing", total=None)
-
-            def progress(done, total):
-                bar.update(task, completed=done, total=total)
-            return campaigns.send(ctx, ctx.db(), camp, progress=progress)
-
-    def _say_sent(ctx, campaign_id, result):
-        from messages.schedule import show
-        tz_name = ctx.config["gateway"]["timezone"]
-        if result["status"] == "scheduled":
-            click.echo(f"campaign {campaign_id} scheduled: first run {show(result['next_run_at'], tz_name)} "
-                       f"(`dalil serve` runs it)")
-        else:
-            click.echo(f"campaign {campaign_id}: {result['queued']:,} message(s) queued, sending from "
-                       f"{show(result['first_send_at'], tz_name)}")
-
-    def _step(name: str, verb: str, help_text: str):
-        @campaign.command(name, help=help_text)
-        @click.argument("campaign_id", type=int)
-        @click.pass_obj
-        def command(obj, campaign_id):
-            from messages import campaigns
-            ctx = _ctx(obj)
-            try:
-                n = getattr(campaigns, name)(ctx, ctx.db(), _load(ctx, campaign_id))
-            except campaigns.CampaignError as e:
-                _fail(e)
-            click.echo(f"campaign {campaign_id} {verb}: {n:,} queued message(s) affected")
-
-    _step("pause", "paused", "Stop sending and stop runs until resumed.")
-    _step("resume", "resumed", "Carry on sending (after quiet hours if they are on).")
-    _step("cancel", "cancelled", "Send nothing more: queued messages are dropped, runs stop.")
-
-    @campaign.command("status")
-    @click.argument("campaign_id", type=int, required=False)
-    @click.option("--watch", is_flag=True, help="show a progress bar until nothing is left to send")
-    @click.option("--json", "as_json", is_flag=True, help="print the counts as JSON (for scripts)")
-    @click.pass_obj
-    def status_command(obj, campaign_id, watch, as_json):
-        """Without ID: every campaign. With ID: queued, sent, delivered, failed, skipped as opted out."""
-        from messages import campaigns
-        ctx = _ctx(obj)
-        tz_name = ctx.config["gateway"]["timezone"]
-        if campaign_id is None:
-            return _list_campaigns(ctx, as_json)
-        camp = _load(ctx, campaign_id)
-        res = campaigns.results(ctx.db(), campaign_id)
-        if as_json:
-            click.echo(json.dumps({"id": camp.id, "status": camp.status, **res}))
-            return
-        console = _console()
-        if watch and res["total"]:
-            _watch(ctx, console, campaign_id, res)
-            res = campaigns.results(ctx.db(), campaign_id)
-        show_results(console, _load(ctx, campaign_id), res, tz_name)
-
-    def _watch(ctx, console, campaign_id, res):
-        from messages import campaigns
-        with _progress(console, "sending") as bar:
-            task = bar.add_task("sending", total=res["total"], completed=res["done"])
-            while res["queued"] + res["sending"]:
-                time.sleep(1.0)
-                res = campaigns.results(ctx.db(), campaign_id)
-                bar.update(task, completed=res["done"], total=res["total"])
-
-    def _list_campaigns(ctx, as_json):
-        from rich.table import Table
-        from messages import campaigns
-        from messages.schedule import show
-        rows = campaigns.listing(ctx.db())
-        if as_json:
-            click.echo(json.dumps(rows))
-            return
-        tz_name = ctx.config["gateway"]["timezone"]
-        table = Table("id", "name", "status", "schedule", "next run", "messages", "waiting")
-        for r in rows:
-            table.add_row(str(r["id"]), r["name"], r["status"], r["schedule"], show(r["next_run_at"], tz_name),
-                          f"{r['messages']:,}", f"{r['waiting']:,}")
-        print_tables(_console(), table)
-
-    _register_subscribers(main)
+@click.group()
+def campaign():
+    """Information blasts to opted-in subscribers (see `dalil campaign create --help`)."""
 
 
-def _data_rows(file: str) -> int | None:
-    """The rows a CSV holds (quoted line breaks counted right), so the bar says 13,000/20,000, not 13,000/?."""
-    import csv
+@campaign.command("create")
+@click.argument("name")
+@click.option("--text", "texts", multiple=True, metavar="LANG=TEXT",
+              help="the text in one language (ar, fr, en); LANG=@FILE reads it from a file; repeatable")
+@click.option("--fallback", default=None, help="language whose text goes to subscribers whose language has "
+                                                "none; default: the only or the first text given")
+@click.option("--governorate", "-g", "governorates", multiple=True, help="area code (kairouan); repeatable")
+@click.option("--delegation", "-d", "delegations", multiple=True, help="area code (ben_guerdane); repeatable")
+@click.option("--interest", "-i", "interests", multiple=True, type=click.Choice(INTERESTS),
+              help="repeatable; any of them matches")
+@click.option("--language", "-l", "languages", multiple=True, type=click.Choice(LANGUAGES),
+              help="subscribers' language; repeatable")
+@click.option("--since", default=None, help="only subscribers who opted in on or after YYYY-MM-DD")
+@click.option("--audience", "audience_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="JSON audience: a list of groups, any of which matches (each person gets one message)")
+@click.option("--at", default=None, help="send once at this local time, \"YYYY-MM-DD HH:MM\"")
+@click.option("--every", default=None, help="send on a recurrence, a crontab line in local time: "
+                                            "\"0 9 * * mon\" is Mondays at 09:00")
+@click.option("--rate", type=click.IntRange(min=0), default=None,
+              help="messages a minute; default [campaigns] rate_per_minute (0: as fast as channels allow)")
+@click.option("--expires", type=float, default=None,
+              help="hours after a run starts when its unsent messages are dropped; default [campaigns] "
+                   "expiry_hours")
+@click.option("--json", "as_json", is_flag=True, help="print the preview as JSON")
+@click.pass_obj
+def create_command(obj, name, texts, fallback, governorates, delegations, interests, languages, since,
+                   audience_file, at, every, rate, expires, as_json):
+    """Create a draft campaign NAME and preview it. Nothing is sent until `campaign send`."""
+    from messages import campaigns
+    ctx = _ctx(obj)
+    tz_name = ctx.config["gateway"]["timezone"]
+    given = _texts(texts)
+    if not given:
+        raise click.UsageError("give at least one --text LANG=TEXT")
+    audience = _audience(audience_file, governorates, delegations, interests, languages, since, tz_name)
+    schedule, send_at, cron = _schedule(at, every, tz_name)
     try:
-        with open(file, encoding="utf-8-sig", newline="") as f:
-            return max(sum(1 for _ in csv.reader(f)) - 1, 0)
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return None  # the import itself then says what is wrong with the file
+        cid = campaigns.create(ctx, ctx.db(), name=name, texts=given,
+                               fallback_language=fallback or next(iter(given)), audience=audience,
+                               schedule=schedule, send_at=send_at, cron=cron, rate_per_minute=rate,
+                               expiry_hours=expires)
+    except campaigns.CampaignError as e:
+        _fail(e)
+    _print_preview(ctx, cid, as_json, created=True)
 
 
-def _register_subscribers(main: click.Group) -> None:
-    @main.group()
-    def subscribers():
-        """People who opted in to information blasts."""
+def _print_preview(ctx, cid: int, as_json: bool, created: bool = False):
+    from messages import campaigns
+    info = campaigns.preview(ctx, ctx.db(), _load(ctx, cid))
+    if as_json:
+        click.echo(json.dumps(info, ensure_ascii=False, indent=1))
+        return
+    console = _console()
+    if created:
+        console.print(f"campaign {cid} created as a draft; `dalil campaign send {cid}` sends it")
+    show_preview(console, info, ctx.config["gateway"]["timezone"])
 
-    @subscribers.command("import")
-    @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-    @click.option("--dry-run", is_flag=True, help="check every row, import nothing")
+
+@campaign.command("preview")
+@click.argument("campaign_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="print the preview as JSON (for scripts)")
+@click.pass_obj
+def preview_command(obj, campaign_id, as_json):
+    """Recipients per language, encoding and segments of each text, total segments, estimated cost."""
+    _print_preview(_ctx(obj), campaign_id, as_json)
+
+
+@campaign.command("send")
+@click.argument("campaign_id", type=int)
+@click.option("--test", is_flag=True, help="only to staff numbers ([campaigns] staff_numbers or --to)")
+@click.option("--to", "numbers", multiple=True, help="staff number for --test; repeatable")
+@click.option("--yes", "-y", is_flag=True, help="do not ask for confirmation")
+@click.pass_obj
+def send_command(obj, campaign_id, test, numbers, yes):
+    """Queue the campaign now, or hand it to the scheduler if it has a time or a recurrence."""
+    from messages import campaigns
+    ctx = _ctx(obj)
+    camp = _load(ctx, campaign_id)
+    if numbers and not test:
+        raise click.UsageError("--to is for --test sends")
+    try:
+        if test:
+            n = campaigns.test_send(ctx, ctx.db(), camp, list(numbers) or None)
+            click.echo(f"{n} test message(s) queued to staff numbers")
+            return
+        info = campaigns.preview(ctx, ctx.db(), camp)
+        if not yes:
+            show_preview(_console(), info, ctx.config["gateway"]["timezone"])
+            click.confirm(f"Send to {info['recipients']:,} subscriber(s), about "
+                          f"{_money(info['estimated_cost'], info['currency'])}?", abort=True)
+        result = _send_with_progress(ctx, camp)
+    except campaigns.CampaignError as e:
+        _fail(e)
+    _say_sent(ctx, campaign_id, result)
+
+
+def _send_with_progress(ctx, camp):
+    from messages import campaigns
+    console = _console()
+    with terminal.progress(console, "queueing") as bar:
+        task = bar.add_task("queueing", total=None)
+
+        def progress(done, total):
+            bar.update(task, completed=done, total=total)
+        return campaigns.send(ctx, ctx.db(), camp, progress=progress)
+
+
+def _say_sent(ctx, campaign_id, result):
+    from messages.schedule import show
+    tz_name = ctx.config["gateway"]["timezone"]
+    if result["status"] == "scheduled":
+        click.echo(f"campaign {campaign_id} scheduled: first run {show(result['next_run_at'], tz_name)} "
+                   f"(`dalil serve` runs it)")
+    else:
+        click.echo(f"campaign {campaign_id}: {result['queued']:,} message(s) queued, sending from "
+                   f"{show(result['first_send_at'], tz_name)}")
+
+
+def _step(name: str, verb: str, help_text: str):
+    @campaign.command(name, help=help_text)
+    @click.argument("campaign_id", type=int)
     @click.pass_obj
-    def import_command(obj, file, dry_run):
-        """Import a CSV with phone and consent columns (see messages/importer.py); any bad row imports nothing."""
-        from messages.importer import ImportRejected, import_csv
+    def command(obj, campaign_id):
+        from messages import campaigns
         ctx = _ctx(obj)
-        console = _console()
         try:
-            with _progress(console, "checking" if dry_run else "importing") as bar:
-                task = bar.add_task("rows", total=_data_rows(file))
-                report = import_csv(ctx, ctx.db(), file, dry_run=dry_run,
-                                    progress=lambda n: bar.update(task, completed=n))
-        except ImportRejected as e:
-            for line in e.report.lines():
-                click.echo(f"{file}: {line}", err=True)
-            raise click.ClickException(f"{file}: {e}") from None
-        except (UnicodeDecodeError, OSError) as e:
-            raise click.ClickException(f"{file}: cannot read it as UTF-8 CSV: {e}") from None
-        verb = "would add" if dry_run else "added"
-        click.echo(f"{file}: {report.rows:,} row(s): {verb} {report.added:,}; already subscribed "
-                   f"{len(report.already_subscribed):,}; opted out earlier, not added {len(report.opted_out):,}")
-        if report.opted_out:
-            click.echo(f"opted out earlier (rows): {', '.join(map(str, report.opted_out[:50]))}")
+            n = getattr(campaigns, name)(ctx, ctx.db(), _load(ctx, campaign_id))
+        except campaigns.CampaignError as e:
+            _fail(e)
+        click.echo(f"campaign {campaign_id} {verb}: {n:,} queued message(s) affected")
 
-    @subscribers.command("list")
-    @click.option("--status", type=click.Choice(("active", "opted_out")), default=None,
-                  help="only subscribers in this state; default both")
-    @click.option("--governorate", "-g", default=None, help="only this governorate (area code such as kairouan)")
-    @click.option("--limit", type=int, default=50, show_default=True, help="newest subscribers shown")
-    @click.pass_obj
-    def list_command(obj, status, governorate, limit):
-        """Counts, then the newest subscribers."""
-        from rich.table import Table
-        from messages import subscribers as subs
-        from messages.schedule import show
-        ctx = _ctx(obj)
-        db = ctx.db()
-        counts = subs.counts(db)
-        click.echo(", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())) or "no subscribers")
-        table = Table("phone", "language", "governorate", "delegation", "interests", "status", "opted in")
-        for phone, lang, gov, deleg, interests, st, since in subs.listing(db, status=status, governorate=governorate,
-                                                                         limit=limit):
-            table.add_row(phone, lang, gov or "", deleg or "", interests, st,
-                          show(since, ctx.config["gateway"]["timezone"]))
-        print_tables(_console(), table)
+_step("pause", "paused", "Stop sending and stop runs until resumed.")
+_step("resume", "resumed", "Carry on sending (after quiet hours if they are on).")
+_step("cancel", "cancelled", "Send nothing more: queued messages are dropped, runs stop.")
 
-    @subscribers.command("opt-out")
-    @click.argument("number")
-    @click.option("--via", default="staff", show_default=True, help="how the request came (logged)")
-    @click.pass_obj
-    def opt_out_command(obj, number, via):
-        """Record an opt-out received another way (a call, a visit): immediate, global, logged."""
-        from gateway import contacts
-        from messages import subscribers as subs
-        ctx = _ctx(obj)
-        try:
-            e164 = contacts.normalize(number, ctx.config["sms"]["default_region"])
-        except contacts.BadNumber as e:
-            raise click.BadParameter(str(e), param_hint="NUMBER") from None
-        key = contacts.contact_key(ctx.secret("contacts"), e164)
-        known = subs.opt_out(ctx.db(), e164, channel="staff", via=via, contact_key=key)
-        click.echo(f"{e164} opted out" + ("" if known else " (was not subscribed; will never be imported)"))
+
+@campaign.command("status")
+@click.argument("campaign_id", type=int, required=False)
+@click.option("--watch", is_flag=True, help="show a progress bar until nothing is left to send")
+@click.option("--json", "as_json", is_flag=True, help="print the counts as JSON (for scripts)")
+@click.pass_obj
+def status_command(obj, campaign_id, watch, as_json):
+    """Without ID: every campaign. With ID: queued, sent, delivered, failed, skipped as opted out."""
+    from messages import campaigns
+    ctx = _ctx(obj)
+    tz_name = ctx.config["gateway"]["timezone"]
+    if campaign_id is None:
+        return _list_campaigns(ctx, as_json)
+    camp = _load(ctx, campaign_id)
+    res = campaigns.results(ctx.db(), campaign_id)
+    if as_json:
+        click.echo(json.dumps({"id": camp.id, "status": camp.status, **res}))
+        return
+    console = _console()
+    if watch and res["total"]:
+        _watch(ctx, console, campaign_id, res)
+        res = campaigns.results(ctx.db(), campaign_id)
+    show_results(console, _load(ctx, campaign_id), res, tz_name)
+
+
+def _watch(ctx, console, campaign_id, res):
+    from messages import campaigns
+    with terminal.progress(console, "sending") as bar:
+        task = bar.add_task("sending", total=res["total"], completed=res["done"])
+        while res["queued"] + res["sending"]:
+            time.sleep(1.0)
+            res = campaigns.results(ctx.db(), campaign_id)
+            bar.update(task, completed=res["done"], total=res["total"])
+
+
+def _list_campaigns(ctx, as_json):
+    from rich.table import Table
+    from messages import campaigns
+    from messages.schedule import show
+    rows = campaigns.listing(ctx.db())
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    tz_name = ctx.config["gateway"]["timezone"]
+    table = Table("id", "name", "status", "schedule", "next run", "messages", "waiting")
+    for r in rows:
+        table.add_row(str(r["id"]), r["name"], r["status"], r["schedule"], show(r["next_run_at"], tz_name),
+                      f"{r['messages']:,}", f"{r['waiting']:,}")
+    print_tables(_console(), table)
+
+
+def register(main: click.Group) -> None:
+    main.add_command(campaign)
+    main.add_command(subscribers)
