@@ -79,44 +79,62 @@ def _field_of(message: str) -> str:
 def _read_form(form, errors: ui.Errors) -> dict:
     """The campaign's fields from the form, each checked; errors name the field."""
     settings = _settings()
+    name = _read_name(form, errors)
+    texts = _read_texts(form, errors, settings["max_segments"])
+    fallback = _read_fallback(form, errors, texts)
+    schedule, send_at, cron = _read_schedule(form, errors)
+    rate = _number(form, "rate_per_minute", errors, int, 0, 100000, settings["rate_per_minute"])
+    expiry = _number(form, "expiry_hours", errors, float, 0.1, 24 * 30, settings["expiry_hours"])
+    audience = _audience_data(form)
+    if audience.get("active_since") == "bad":
+        errors.add("active_since", "console.campaigns.bad_date")
+        audience.pop("active_since")
+    return {"name": name, "texts": texts, "fallback_language": fallback, "audience": audience,
+            "schedule": schedule, "send_at": send_at, "cron": cron, "rate_per_minute": rate, "expiry_hours": expiry}
+
+
+def _read_name(form, errors: ui.Errors) -> str:
     name = (form.get("name") or "").strip()
     if not name:
         errors.add("name", "console.form.required")
     elif len(name) > cmod.MAX_NAME:
         errors.add("name", "console.form.too_long", max=ui.number(cmod.MAX_NAME))
+    return name
+
+
+def _read_texts(form, errors: ui.Errors, max_segments: int) -> dict:
     texts = {lang: (form.get(f"text_{lang}") or "").strip() for lang in LANGUAGES}
     texts = {lang: text for lang, text in texts.items() if text}
     if not texts:
         errors.add("text_ar", "console.campaigns.no_text")
     for lang, text in texts.items():
         seg = count(text)
-        if seg.segments > settings["max_segments"]:
+        if seg.segments > max_segments:
             forced = non_gsm7_characters(text) if lang != "ar" else []
             errors.add(f"text_{lang}", "console.campaigns.too_many_segments", segments=ui.number(seg.segments),
-                       max=ui.number(settings["max_segments"]), encoding=seg.encoding)
+                       max=ui.number(max_segments), encoding=seg.encoding)
             if forced:
                 errors[f"text_{lang}"] += " " + ui.t("console.campaigns.forced_by", chars=" ".join(forced[:8]))
+    return texts
+
+
+def _read_fallback(form, errors: ui.Errors, texts: dict) -> str:
     fallback = form.get("fallback", "")
     if fallback not in LANGUAGES:
         errors.add("fallback", "console.form.choose")
     elif texts and fallback not in texts:
         errors.add("fallback", "console.campaigns.fallback_without_text")
+    return fallback
+
+
+def _read_schedule(form, errors: ui.Errors) -> tuple[str, float | None, str | None]:
+    """now, at a local time (send_at), or on a crontab line (cron)."""
     schedule = form.get("schedule", "now")
     send_at = cron = None
     if schedule not in SCHEDULES:
         errors.add("schedule", "console.form.choose")
     elif schedule == "at":
-        raw = (form.get("send_at") or "").strip()
-        if not raw:
-            errors.add("send_at", "console.form.required")
-        else:
-            try:
-                send_at = schedules.parse_local(raw.replace("T", " "), _tz())
-            except schedules.ScheduleError:
-                errors.add("send_at", "console.campaigns.bad_time")
-            else:
-                if send_at <= time.time():
-                    errors.add("send_at", "console.campaigns.past")
+        send_at = _read_send_at(form, errors)
     elif schedule == "cron":
         cron = (form.get("cron") or "").strip()
         if not cron:
@@ -126,14 +144,22 @@ def _read_form(form, errors: ui.Errors) -> dict:
                 schedules.cron_trigger(cron, _tz())
             except schedules.ScheduleError:
                 errors.add("cron", "console.campaigns.bad_cron")
-    rate = _number(form, "rate_per_minute", errors, int, 0, 100000, settings["rate_per_minute"])
-    expiry = _number(form, "expiry_hours", errors, float, 0.1, 24 * 30, settings["expiry_hours"])
-    audience = _audience_data(form)
-    if audience.get("active_since") == "bad":
-        errors.add("active_since", "console.campaigns.bad_date")
-        audience.pop("active_since")
-    return {"name": name, "texts": texts, "fallback_language": fallback, "audience": audience,
-            "schedule": schedule, "send_at": send_at, "cron": cron, "rate_per_minute": rate, "expiry_hours": expiry}
+    return schedule, send_at, cron
+
+
+def _read_send_at(form, errors: ui.Errors) -> float | None:
+    raw = (form.get("send_at") or "").strip()
+    if not raw:
+        errors.add("send_at", "console.form.required")
+        return None
+    try:
+        send_at = schedules.parse_local(raw.replace("T", " "), _tz())
+    except schedules.ScheduleError:
+        errors.add("send_at", "console.campaigns.bad_time")
+        return None
+    if send_at <= time.time():
+        errors.add("send_at", "console.campaigns.past")
+    return send_at
 
 
 def _number(form, name: str, errors: ui.Errors, kind, low, high, default):
