@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import secrets
 import threading
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import phonenumbers
-from flask import Flask, abort, redirect, render_template, request, url_for
+from flask import Flask, abort, current_app, redirect, render_template, request, url_for
 from jinja2 import ChoiceLoader, FileSystemLoader
 from markupsafe import Markup, escape
 
@@ -67,151 +68,191 @@ def create_desk_app(desk: Desk) -> Flask:
     app.jinja_loader = ChoiceLoader([FileSystemLoader(str(Path(__file__).parent / "templates")),
                                      FileSystemLoader(str(CONSOLE / "templates"))])
     app.json.ensure_ascii = False
-    csrf = secrets.token_urlsafe(24)
-    sync_lock = threading.Lock()
-    areas = _area_names()
-
-    def lang() -> str:
-        chosen = request.cookies.get(LANG_COOKIE)
-        return chosen if chosen in i18n.LANGUAGES else desk.language
-
-    def tr(key: str, **values) -> str:
-        return i18n.t(lang(), key, **values)
-
-    def not_given(field: str) -> str:
-        return tr(f"desk.not_given.{field}")
-
-    def area(code: str) -> str:
-        return areas.get(code, {}).get(lang(), code) if code else not_given("area")
-
-    def label(prefix: str, code: str, field: str) -> str:
-        if not code:
-            return not_given(field)
-        key = f"{prefix}.{code}"
-        return tr(key) if i18n.has(key, lang()) else tr("desk.unknown_code", code=code)
-
-    def day(value: str) -> str:
-        parsed = _day(value)
-        return i18n.when(parsed, lang(), "long") if parsed else value
-
-    def moment(value: str) -> str:
-        try:
-            return i18n.clock(datetime.strptime(value, "%Y-%m-%d %H:%M"), lang())
-        except (TypeError, ValueError):
-            return value
-
-    def alert_text(alert: dict) -> Markup:
-        """Any alert kind: its own text when the catalogs have one, else a generic one that still names it. Days
-        are written in the page's language; every value is escaped, and one with letters isolated (<bdi>), so a key
-        fingerprint or a kind in Latin letters cannot reorder an Arabic sentence."""
-        def value(v) -> Markup:
-            if isinstance(v, str) and _day(v):
-                return escape(day(v))
-            if not any(c.isalpha() for c in str(v)):
-                return escape(str(v))  # a number reads the same in either direction: "#4" stays as written
-            return Markup('<bdi dir="auto">{}</bdi>').format(v)
-        key = f"desk.alert.{alert['kind']}"
-        params = {k: value(v) for k, v in (alert.get("params") or {}).items()}
-        if i18n.has(key, lang()):
-            try:
-                return escape(i18n.t(lang(), key)).format(**params)
-            except (KeyError, IndexError):
-                pass
-        details = Markup(", ").join(Markup("{}: {}").format(k, v) for k, v in params.items())
-        return escape(tr("desk.alert_generic")).format(kind=value(alert["kind"]), details=details or "-")
-
-    @app.before_request
-    def guard():
-        host = (request.host or "").rsplit(":", 1)[0]
-        if host not in LOCAL_HOSTS:
-            abort(403, description="the desk answers on the loopback address only")
-        if request.method == "POST" and not secrets.compare_digest(request.form.get("csrf", ""), csrf):
-            abort(403, description="stale or missing form token: reload the page")
-
-    @app.after_request
-    def headers(response):  # the console's headers; pages hold a person's number and note: never cached
-        return pages.secure(response, static=request.endpoint == "static", referrer="no-referrer")
-
-    @app.context_processor
-    def helpers():
-        current = lang()
-        return {"t": tr, "label": label, "area": area, "day": day, "moment": moment, "phone": _phone,
-                "alert_text": alert_text, "csrf": csrf, "lang": current, "rtl": i18n.is_rtl(current),
-                "languages": i18n.LANGUAGES, "cso": desk.cso_id, "number": lambda n: i18n.number(n, current),
-                "plural": lambda key, n: i18n.plural(current, key, n)}
-
-    def status_bar(conn) -> dict:
-        return {"alerts": store.alerts(conn), "pending": len(store.outgoing(conn)),
-                "last_sync": store.get_state(conn, "last_sync"), "last_error": store.get_state(conn, "last_error")}
-
-    @app.get("/")
-    def inbox():
-        with store.connect(desk.db_path) as conn:
-            everything = store.referrals(conn)
-            counts = {tab: sum(r["status"] in states for r in everything) for tab, states in TABS.items()}
-            show = request.args.get("show")
-            if show not in TABS:
-                show = "new" if counts["new"] or not everything else next(t for t in TABS if counts[t])
-            shown = [r for r in everything if r["status"] in TABS[show]]
-            return render_template("inbox.html", referrals=shown, counts=counts, show=show, **status_bar(conn))
-
-    @app.get("/r/<referral_id>")
-    def show(referral_id):
-        with store.connect(desk.db_path) as conn:
-            referral = store.referral(conn, referral_id)
-            if referral is None:
-                abort(404)
-            return render_template("referral.html", r=referral, c=referral["content"], **status_bar(conn))
-
-    @app.post("/r/<referral_id>/<decision>")
-    def decide(referral_id, decision):
-        if decision == "note":
-            with store.connect(desk.db_path) as conn:
-                store.set_note(conn, referral_id, request.form.get("note", "")[:4000])
-        elif decision in ("accepted", "declined", "closed"):
-            reason = request.form.get("reason", "")[:500] if decision == "declined" else None
-            if not client.act(desk, referral_id, decision, reason):
-                abort(404)
-            threading.Thread(target=_push_quietly, daemon=True).start()
-        else:
-            abort(404)
-        return redirect(url_for("show", referral_id=referral_id))
-
-    @app.post("/sync")
-    def sync_now():
-        with sync_lock:
-            client.sync(desk)
-        return redirect(_back())
-
-    @app.post("/lang")
-    def set_language():
-        response = redirect(_back())
-        chosen = request.form.get("lang")
-        if chosen in i18n.LANGUAGES:
-            response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 86400, httponly=True, samesite="Strict")
-        return response
-
-    def _back() -> str:
-        """Where a form came from, on this desk only."""
-        target = request.form.get("next", "")
-        parts = urlsplit(target)
-        if not target.startswith("/") or target.startswith("//") or parts.scheme or parts.netloc:
-            return url_for("inbox")
-        return target
-
-    def _push_quietly():
-        if sync_lock.acquire(blocking=False):
-            try:
-                client.push(desk, client.Gateway(desk))
-            except Exception:  # noqa: S110 (offline: the queued decisions go with the next sync, which reports it)
-                pass
-            finally:
-                sync_lock.release()
-
-    @app.errorhandler(404)
-    def not_found(e):
-        with store.connect(desk.db_path) as conn:
-            return render_template("missing.html", **status_bar(conn)), 404
-
-    app.extensions["desk.sync_lock"] = sync_lock
+    app.extensions["desk"] = _Served(desk, secrets.token_urlsafe(24), _area_names())
+    app.extensions["desk.sync_lock"] = app.extensions["desk"].sync_lock
+    app.before_request(_guard)
+    app.after_request(_headers)
+    app.context_processor(_helpers)
+    app.add_url_rule("/", "inbox", _inbox, methods=["GET"])
+    app.add_url_rule("/r/<referral_id>", "show", _show, methods=["GET"])
+    app.add_url_rule("/r/<referral_id>/<decision>", "decide", _decide, methods=["POST"])
+    app.add_url_rule("/sync", "sync_now", _sync_now, methods=["POST"])
+    app.add_url_rule("/lang", "set_language", _set_language, methods=["POST"])
+    app.register_error_handler(404, _not_found)
     return app
+
+
+@dataclass
+class _Served:
+    """What the desk's views share: the desk, the form token of this process, area names, one sync at a time."""
+    desk: Desk
+    csrf: str
+    areas: dict
+    sync_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _served() -> _Served:
+    return current_app.extensions["desk"]
+
+
+# -- the page's language and the texts templates use ---------------------------------------------------------
+
+def _lang() -> str:
+    chosen = request.cookies.get(LANG_COOKIE)
+    return chosen if chosen in i18n.LANGUAGES else _served().desk.language
+
+
+def _tr(key: str, **values) -> str:
+    return i18n.t(_lang(), key, **values)
+
+
+def _not_given(field_name: str) -> str:
+    return _tr(f"desk.not_given.{field_name}")
+
+
+def _area(code: str) -> str:
+    return _served().areas.get(code, {}).get(_lang(), code) if code else _not_given("area")
+
+
+def _label(prefix: str, code: str, field_name: str) -> str:
+    if not code:
+        return _not_given(field_name)
+    key = f"{prefix}.{code}"
+    return _tr(key) if i18n.has(key, _lang()) else _tr("desk.unknown_code", code=code)
+
+
+def _day_text(value: str) -> str:
+    parsed = _day(value)
+    return i18n.when(parsed, _lang(), "long") if parsed else value
+
+
+def _moment(value: str) -> str:
+    try:
+        return i18n.clock(datetime.strptime(value, "%Y-%m-%d %H:%M"), _lang())
+    except (TypeError, ValueError):
+        return value
+
+
+def _alert_value(v) -> Markup:
+    if isinstance(v, str) and _day(v):
+        return escape(_day_text(v))
+    if not any(c.isalpha() for c in str(v)):
+        return escape(str(v))  # a number reads the same in either direction: "#4" stays as written
+    return Markup('<bdi dir="auto">{}</bdi>').format(v)
+
+
+def _alert_text(alert: dict) -> Markup:
+    """Any alert kind: its own text when the catalogs have one, else a generic one that still names it. Days
+    are written in the page's language; every value is escaped, and one with letters isolated (<bdi>), so a key
+    fingerprint or a kind in Latin letters cannot reorder an Arabic sentence."""
+    key = f"desk.alert.{alert['kind']}"
+    params = {k: _alert_value(v) for k, v in (alert.get("params") or {}).items()}
+    if i18n.has(key, _lang()):
+        try:
+            return escape(i18n.t(_lang(), key)).format(**params)
+        except (KeyError, IndexError):
+            pass
+    details = Markup(", ").join(Markup("{}: {}").format(k, v) for k, v in params.items())
+    return escape(_tr("desk.alert_generic")).format(kind=_alert_value(alert["kind"]), details=details or "-")
+
+
+def _helpers():
+    current, served = _lang(), _served()
+    return {"t": _tr, "label": _label, "area": _area, "day": _day_text, "moment": _moment, "phone": _phone,
+            "alert_text": _alert_text, "csrf": served.csrf, "lang": current, "rtl": i18n.is_rtl(current),
+            "languages": i18n.LANGUAGES, "cso": served.desk.cso_id, "number": lambda n: i18n.number(n, current),
+            "plural": lambda key, n: i18n.plural(current, key, n)}
+
+
+# -- every request ---------------------------------------------------------------------------------------------
+
+def _guard():
+    host = (request.host or "").rsplit(":", 1)[0]
+    if host not in LOCAL_HOSTS:
+        abort(403, description="the desk answers on the loopback address only")
+    if request.method == "POST" and not secrets.compare_digest(request.form.get("csrf", ""), _served().csrf):
+        abort(403, description="stale or missing form token: reload the page")
+
+
+def _headers(response):  # the console's headers; pages hold a person's number and note: never cached
+    return pages.secure(response, static=request.endpoint == "static", referrer="no-referrer")
+
+
+def _status_bar(conn) -> dict:
+    return {"alerts": store.alerts(conn), "pending": len(store.outgoing(conn)),
+            "last_sync": store.get_state(conn, "last_sync"), "last_error": store.get_state(conn, "last_error")}
+
+
+# -- the pages ---------------------------------------------------------------------------------------------------
+
+def _inbox():
+    with store.connect(_served().desk.db_path) as conn:
+        everything = store.referrals(conn)
+        counts = {tab: sum(r["status"] in states for r in everything) for tab, states in TABS.items()}
+        show = request.args.get("show")
+        if show not in TABS:
+            show = "new" if counts["new"] or not everything else next(t for t in TABS if counts[t])
+        shown = [r for r in everything if r["status"] in TABS[show]]
+        return render_template("inbox.html", referrals=shown, counts=counts, show=show, **_status_bar(conn))
+
+
+def _show(referral_id):
+    with store.connect(_served().desk.db_path) as conn:
+        referral = store.referral(conn, referral_id)
+        if referral is None:
+            abort(404)
+        return render_template("referral.html", r=referral, c=referral["content"], **_status_bar(conn))
+
+
+def _decide(referral_id, decision):
+    desk = _served().desk
+    if decision == "note":
+        with store.connect(desk.db_path) as conn:
+            store.set_note(conn, referral_id, request.form.get("note", "")[:4000])
+    elif decision in ("accepted", "declined", "closed"):
+        reason = request.form.get("reason", "")[:500] if decision == "declined" else None
+        if not client.act(desk, referral_id, decision, reason):
+            abort(404)
+        threading.Thread(target=_push_quietly, args=(_served(),), daemon=True).start()
+    else:
+        abort(404)
+    return redirect(url_for("show", referral_id=referral_id))
+
+
+def _sync_now():
+    served = _served()
+    with served.sync_lock:
+        client.sync(served.desk)
+    return redirect(_back())
+
+
+def _set_language():
+    response = redirect(_back())
+    chosen = request.form.get("lang")
+    if chosen in i18n.LANGUAGES:
+        response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 86400, httponly=True, samesite="Strict")
+    return response
+
+
+def _back() -> str:
+    """Where a form came from, on this desk only."""
+    target = request.form.get("next", "")
+    parts = urlsplit(target)
+    if not target.startswith("/") or target.startswith("//") or parts.scheme or parts.netloc:
+        return url_for("inbox")
+    return target
+
+
+def _push_quietly(served: _Served):
+    if served.sync_lock.acquire(blocking=False):
+        try:
+            client.push(served.desk, client.Gateway(served.desk))
+        except Exception:  # noqa: S110 (offline: the queued decisions go with the next sync, which reports it)
+            pass
+        finally:
+            served.sync_lock.release()
+
+
+def _not_found(e):
+    with store.connect(_served().desk.db_path) as conn:
+        return render_template("missing.html", **_status_bar(conn)), 404
