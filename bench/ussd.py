@@ -4,7 +4,9 @@
 
 Each server runs in its own process (waitress, as `dalil serve` runs it) with a fresh SQLite file and the demo
 directory; the client walks whole sessions (language, area, menu, list, detail, back) with keep-alive
-connections, as an aggregator does. Prints hops/s and p99 latency for both, and their ratios.
+connections, as an aggregator does. Both servers run at once and are measured in alternating rounds, so that a
+change in the machine's load during the run weighs on both. Prints hops/s and p99 latency for both, and their
+ratios.
 Targets (issues 2 and 12): p99 under 25 ms, and at least 0.6 of the bare endpoint's throughput.
 """
 from __future__ import annotations
@@ -58,6 +60,7 @@ def free_port() -> int:
 def start_server(kind: str, folder: str, threads: int) -> tuple[subprocess.Popen, int]:
     port = free_port()
     env = dict(os.environ, PYTHONPATH=os.getcwd())
+    os.makedirs(folder, exist_ok=True)
     proc = subprocess.Popen([sys.executable, "-c", SERVE, kind, str(port), folder, str(threads)], env=env)
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -127,17 +130,39 @@ def p99(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
-def measure(kind: str, hops: int, concurrency: int, threads: int) -> dict:
+def summary(wall: float, latencies: list[float]) -> dict:
+    ordered = sorted(latencies)
+    return {"hops": len(ordered), "hops_per_s": len(ordered) / wall, "p99_ms": p99(ordered) * 1000,
+            "median_ms": ordered[len(ordered) // 2] * 1000}
+
+
+def interleaved(servers: dict, run_round, rounds: int) -> dict:
+    """Both servers up at once, measured in alternating rounds (bare, dalil, bare, ...): a machine whose load
+    changes during the run (other work, CPU frequency) weighs on both alike, not on whichever ran second.
+    run_round(kind, port, round_no) -> (seconds, latencies)."""
+    walls = {kind: 0.0 for kind in servers}
+    latencies: dict[str, list[float]] = {kind: [] for kind in servers}
+    for n in range(rounds):
+        for kind, port in servers.items():
+            wall, lat = run_round(kind, port, n)
+            walls[kind] += wall
+            latencies[kind] += lat
+    return {kind: summary(walls[kind], latencies[kind]) for kind in servers}
+
+
+def measure(hops: int, concurrency: int, threads: int, rounds: int = 5) -> dict:
     with tempfile.TemporaryDirectory() as folder:
-        proc, port = start_server(kind, folder, threads)
+        procs, servers = [], {}
         try:
-            run_client(port, min(200, hops), concurrency)  # warm-up: imports, caches, first connections
-            wall, latencies = run_client(port, hops, concurrency)
+            for kind in ("bare", "dalil"):
+                proc, servers[kind] = start_server(kind, f"{folder}/{kind}", threads)
+                procs.append(proc)
+                run_client(servers[kind], min(200, hops), concurrency)  # warm-up: imports, caches, connections
+            return interleaved(servers, lambda kind, port, n: run_client(port, hops // rounds, concurrency), rounds)
         finally:
-            proc.terminate()
-            proc.wait(timeout=10)
-    return {"hops": len(latencies), "hops_per_s": len(latencies) / wall, "p99_ms": p99(latencies) * 1000,
-            "median_ms": sorted(latencies)[len(latencies) // 2] * 1000}
+            for proc in procs:
+                proc.terminate()
+                proc.wait(timeout=10)
 
 
 def line(label: str, result: dict, extra: str = "") -> str:
@@ -157,8 +182,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=schema()["gateway"]["threads"].default,
                         help="waitress threads for both servers (default: the gateway's default)")
     args = parser.parse_args()
-    bare = measure("bare", args.hops, args.concurrency, args.threads)
-    dalil = measure("dalil", args.hops, args.concurrency, args.threads)
+    measured = measure(args.hops, args.concurrency, args.threads)
+    bare, dalil = measured["bare"], measured["dalil"]
     ratio = dalil["hops_per_s"] / bare["hops_per_s"]
     print(line("bare Flask endpoint", bare))
     print(line("Dalil USSD flows", dalil, f"({dalil['hops']} hops, {args.concurrency} concurrent sessions, "

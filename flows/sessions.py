@@ -97,6 +97,7 @@ class ResumeStore:
         self.ttl = ttl_seconds
         self._places: dict[str, tuple[float, Place]] = {}
         self._guard = threading.Lock()
+        self._kept = 0
 
     def keep(self, contact_key: str, place: Place | None) -> None:
         if not self.ttl:
@@ -106,7 +107,8 @@ class ResumeStore:
                 self._places.pop(contact_key, None)
             else:
                 self._places[contact_key] = (time.monotonic(), place)
-            if len(self._places) % 500 == 0:
+            self._kept += 1
+            if self._kept % 500 == 0:  # every 500 hops, not whenever 500 places happen to be held
                 cutoff = time.monotonic() - self.ttl
                 for key in [k for k, (at, _) in self._places.items() if at < cutoff]:
                     del self._places[key]

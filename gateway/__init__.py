@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from gateway import config as config_module
 from gateway import keys, logs, procguard, store
+from gateway.webrequest import GatewayRequest
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ def create_app(config=None) -> Flask:
     logs.setup(cfg["gateway"]["log_level"], cfg["gateway"]["log_file"])
     ctx = initialize(cfg, str(Path(config).resolve()) if isinstance(config, (str, Path)) else None)
     app = Flask(__name__)
+    app.request_class = GatewayRequest  # a short path for the small webhook forms of every USSD hop
     app.extensions["dalil"] = ctx
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.config["SECRET_KEY"] = cfg["gateway"]["secret_key"] or ctx.secret("flask-session").hex()

@@ -12,9 +12,9 @@ visited, no link to a referral. The table has no row ids: insertion order is not
 from __future__ import annotations
 
 import functools
-import hashlib
 import hmac
 import os
+import re
 import secrets
 import sqlite3
 import threading
@@ -23,7 +23,10 @@ from pathlib import Path
 
 import phonenumbers
 
-from gateway.store import single_write, transaction
+from gateway.store import single_write
+
+
+TUNISIAN_E164 = re.compile(r"\+216[0-9]{8}")
 
 
 class BadNumber(ValueError):
@@ -34,6 +37,8 @@ class BadNumber(ValueError):
 def normalize(raw: str, region: str = "TN") -> str:
     """E.164 for a number as providers send it (+216..., 216..., 0021 6..., or 8 national digits)."""
     text = (raw or "").strip()
+    if TUNISIAN_E164.fullmatch(text):  # how aggregators send every Tunisian caller: already E.164, 8 digits
+        return text
     if text.startswith("00"):
         text = "+" + text[2:]
     elif text[:3] == "216" and len(text.replace(" ", "")) == 11:
@@ -48,7 +53,7 @@ def normalize(raw: str, region: str = "TN") -> str:
 
 
 def contact_key(secret: bytes, e164: str) -> str:
-    return hmac.new(secret, e164.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(secret, e164.encode(), "sha256").hex()  # one C call: it runs on every hop
 
 
 class _Epochs:
@@ -89,7 +94,7 @@ def _epoch_key(epoch: int) -> bytes:
 
 
 def _row_key(key: str, epoch: int) -> str:
-    return hmac.new(_epoch_key(epoch), key.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(_epoch_key(epoch), key.encode(), "sha256").hex()
 
 
 def _destroy(path: Path) -> None:
@@ -134,21 +139,26 @@ def get(db, key: str) -> dict:
 
 
 def remember(db, key: str, **fields) -> None:
-    allowed = {k: v for k, v in fields.items() if k in ("language", "governorate")}
+    """Set language and/or governorate for a caller, moving their row to the current epoch.
+
+    Two statements, each atomic on its own and no read first (this runs inside USSD hops, where every SQLite
+    call lets another request's thread in): the current epoch's row takes the new values and, from last epoch's
+    row, what it knew; then last epoch's row goes. A crash between the two leaves both rows, which the read
+    resolves (the newest wins) and the epoch's sweep removes."""
+    allowed = {k: v for k, v in fields.items() if k in ("language", "governorate") and v is not None}
     if not allowed:
         return
     epoch = current_epoch()
-    row = _newest_row(db, key, epoch)
-    known = {k: v for k, v in zip(("language", "governorate"), row[1:]) if v is not None} if row else {}
-    values = {**known, **allowed}
-    cols = ", ".join(values)
-    marks = ", ".join("?" for _ in values)
-    updates = ", ".join(f"{k} = excluded.{k}" for k in values)
-    with transaction(db):
-        if row and row[0] < epoch:  # moved to the current epoch: the row under last epoch's key goes
-            db.execute("DELETE FROM contacts WHERE contact_key = ?", [_row_key(key, epoch - 1)])
-        db.execute(f"INSERT INTO contacts (contact_key, epoch, {cols}) VALUES (?, ?, {marks}) "  # noqa: S608 (fixed names, bound values)
-                   f"ON CONFLICT(contact_key) DO UPDATE SET {updates}", [_row_key(key, epoch), epoch, *values.values()])
+    current, last = _row_key(key, epoch), _row_key(key, epoch - 1)
+    language, governorate = allowed.get("language"), allowed.get("governorate")
+    sweep(db)
+    single_write(db, "INSERT INTO contacts (contact_key, epoch, language, governorate) VALUES (?, ?, "
+                     "coalesce(?, (SELECT language FROM contacts WHERE contact_key = ?)), "
+                     "coalesce(?, (SELECT governorate FROM contacts WHERE contact_key = ?))) "
+                     "ON CONFLICT(contact_key) DO UPDATE SET language = coalesce(?, language), "
+                     "governorate = coalesce(?, governorate)",
+                 [current, epoch, language, last, governorate, last, language, governorate])
+    single_write(db, "DELETE FROM contacts WHERE contact_key = ?", [last])
 
 
 def forget(db, key: str) -> None:

@@ -138,3 +138,32 @@ def test_generic_aggregator_text_markers(make_config):
         "token": "agg-token-77", "continue_marker": "1|", "end_marker": "0|"}}))
     r = app.test_client().get(AGG, query_string={"sessionId": "g1", "msisdn": "20222004", "text": ""})
     assert r.get_data(as_text=True).startswith("1|" + i18n.t("ar", "lang.title"))
+
+
+def test_raw_bytes_that_are_not_utf8_are_400_with_the_reason(client):
+    """Percent-encoded bytes are the caller's (re-prompted above); raw non-UTF-8 bytes are a broken sender."""
+    r = client.post(AT + "/ussd", data=b"sessionId=S1&phoneNumber=%2B21620222001&text=\xff",
+                    content_type="application/x-www-form-urlencoded")
+    assert r.status_code == 400
+    assert "not UTF-8" in r.get_json()["reason"]
+
+
+def test_a_body_over_the_request_limit_is_413(client):
+    r = client.post(AT + "/ussd", data=b"sessionId=S1&phoneNumber=%2B21620222001&text=" + b"1" * 300_000,
+                    content_type="application/x-www-form-urlencoded")
+    assert r.status_code == 413
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded; charset=UTF-8",
+                                          "multipart/form-data"])
+def test_the_form_reads_the_same_whatever_the_encoding(client, content_type):
+    """The short path for small URL-encoded forms and Werkzeug's own parser give the caller the same screen."""
+    fields = {"sessionId": "S9", "phoneNumber": "+21620222009", "serviceCode": "*216#", "text": ""}
+    if content_type.startswith("multipart"):
+        r = client.post(AT + "/ussd", data=fields, content_type=content_type)
+    else:
+        from urllib.parse import urlencode
+        r = client.post(AT + "/ussd", data=urlencode(fields), content_type=content_type)
+    assert r.status_code == 200
+    assert r.get_data(as_text=True).startswith("CON ")
+    assert "English" in r.get_data(as_text=True)  # the empty text field was kept: a first hop, language choice
