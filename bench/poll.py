@@ -6,8 +6,9 @@ run; then the results of a poll with 100,000 respondents, against a GROUP BY ove
 The gateway runs in its own process (waitress, as `dalil serve` runs it) with a fresh SQLite file, the demo
 directory and an open poll (polls/demo/water.toml). All the respondents' sessions are open at once: the client
 keeps them in one queue and a few keep-alive connections (an aggregator's) take the next hop of the next session,
-so the server holds 1,000 live sessions. The respondents know the line (their language and area are remembered,
-set up before the run): each session is the main menu, "Have your say", the poll, three answers and the last
+so the server holds 1,000 live sessions. Both servers run at once and are measured in alternating rounds of 1,000
+new respondents each (bench/ussd.py's interleaving). The respondents know the line (their language and area are
+remembered, set up before the run): each session is the main menu, "Have your say", the poll, three answers and the last
 screen. The bare endpoint gets the same number of hops.
 Targets (issue 17): at least 0.5 of the bare endpoint's throughput, p99 under 25 ms, results in under 1 s.
 """
@@ -26,7 +27,7 @@ import re
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ussd import SERVE as BARE_SERVE, hop, line, p99, start_server, targets  # noqa: E402  (bench/ussd.py's)
+from ussd import SERVE as BARE_SERVE, hop, interleaved, line, start_server, targets  # noqa: E402
 
 from gateway.config import schema  # noqa: E402
 
@@ -79,12 +80,13 @@ def start(kind: str, folder: str, threads: int, respondents: int):
     return start_server(kind, folder, threads)
 
 
-def run_client(port: int, respondents: int, connections: int, first: int, bare: bool) -> dict:
-    """Every session open at once; connections take the next hop of the next session in the queue."""
+def run_client(port: int, respondents: int, connections: int, first: int, bare: bool) -> tuple[float, list, int]:
+    """Every session open at once; connections take the next hop of the next session in the queue.
+    Returns (seconds, latencies, answers)."""
     queue = collections.deque((first + n, 0) for n in range(respondents))
     lock = threading.Lock()
     latencies: list[float] = []
-    answers, done = [0], [0]
+    answers = [0]
 
     def worker():
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -100,9 +102,7 @@ def run_client(port: int, respondents: int, connections: int, first: int, bare: 
             with lock:
                 latencies.append(elapsed)
                 answers[0] += step in ANSWER_HOPS
-                if last:
-                    done[0] += 1
-                else:
+                if not last:
                     queue.append((n, step + 1))
         conn.close()
 
@@ -112,21 +112,36 @@ def run_client(port: int, respondents: int, connections: int, first: int, bare: 
         t.start()
     for t in threads:
         t.join()
-    wall = time.perf_counter() - t0
-    return {"hops": len(latencies), "hops_per_s": len(latencies) / wall, "answers_per_s": answers[0] / wall,
-            "respondents": done[0], "p99_ms": p99(latencies) * 1000,
-            "median_ms": sorted(latencies)[len(latencies) // 2] * 1000}
+    return time.perf_counter() - t0, latencies, answers[0]
 
 
-def measure(kind: str, respondents: int, connections: int, threads: int) -> dict:
+def measure(respondents: int, connections: int, threads: int, rounds: int = 3) -> dict:
+    """Both servers at once, in alternating rounds (bench/ussd.py's interleaved): each round a new set of
+    `respondents`, all their sessions open at once."""
+    per_round = respondents
+    answered = {"bare": 0, "dalil": 0}
+
+    def one_round(kind, port, n):
+        wall, latencies, answers = run_client(port, per_round, connections, n * per_round, kind == "bare")
+        answered[kind] += answers
+        return wall, latencies
+
     with tempfile.TemporaryDirectory() as folder:
-        proc, port = start(kind, folder, threads, respondents)
+        procs, servers = [], {}
         try:
-            run_client(port, min(100, respondents), connections, 9_000_000, kind == "bare")  # warm-up
-            return run_client(port, respondents, connections, 0, kind == "bare")
+            for kind in ("bare", "dalil"):
+                proc, servers[kind] = start(kind, f"{folder}/{kind}", threads, respondents * rounds)
+                procs.append(proc)
+                run_client(servers[kind], min(100, respondents), connections, 9_000_000, kind == "bare")  # warm-up
+            measured = interleaved(servers, one_round, rounds)
         finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+            for proc in procs:
+                proc.terminate()
+                proc.wait(timeout=10)
+    for kind, result in measured.items():
+        seconds = result["hops"] / result["hops_per_s"]
+        result.update(answers_per_s=answered[kind] / seconds, respondents=per_round, rounds=rounds)
+    return measured
 
 
 def results_time(respondents: int) -> dict:
@@ -180,12 +195,12 @@ def main() -> None:
                         help="waitress threads for both servers (default: the gateway's default)")
     parser.add_argument("--results", type=int, default=100_000, help="respondents for the results timing")
     args = parser.parse_args()
-    bare = measure("bare", args.respondents, args.connections, args.threads)
-    dalil = measure("dalil", args.respondents, args.connections, args.threads)
+    measured = measure(args.respondents, args.connections, args.threads)
+    bare, dalil = measured["bare"], measured["dalil"]
     ratio = dalil["hops_per_s"] / bare["hops_per_s"]
     print(line("bare Flask endpoint", bare))
     print(line("Dalil poll sessions", dalil, f"{dalil['answers_per_s']:.0f} answers/s   ({dalil['respondents']} "
-                                             f"respondents, {dalil['hops']} hops, all sessions open at once, "
+                                             f"respondents at once, {dalil['rounds']} rounds, {dalil['hops']} hops, "
                                              f"{args.connections} connections, {args.threads} server threads)"))
     print(targets(ratio, dalil))
     timing = results_time(args.results)
