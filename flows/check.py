@@ -43,9 +43,9 @@ def check(directory: Path = DEFINITIONS_DIR, budget: Budget = USSD_BUDGET,
 
 
 def _screen_problems(screen: Screen, flows: Flows, actions) -> list[str]:
-    problems = []
     if screen.type not in SCREEN_TYPES:
         return [f"unknown type '{screen.type}' (one of {', '.join(SCREEN_TYPES)})"]
+    problems = []
     if screen.on_enter and screen.on_enter not in actions:
         problems.append(f"on_enter names unknown action '{screen.on_enter}'")
     is_router = screen.on_enter and not screen.options and not screen.text
@@ -56,18 +56,30 @@ def _screen_problems(screen: Screen, flows: Flows, actions) -> list[str]:
         if missing:
             problems.append(f"text '{key}' missing in {', '.join(missing)}")
     for n, option in enumerate(screen.options, start=1):
-        if not option.label:
-            problems.append(f"option {n} has no label")
-        if not option.goto and not option.action:
-            problems.append(f"option {n} leads nowhere (no goto, no action)")
-        if option.action and option.action not in actions:
-            problems.append(f"option {n} names unknown action '{option.action}'")
-        if option.goto and option.goto not in flows.screens:
-            problems.append(f"option {n} goes to unknown screen '{option.goto}'")
-        if "language" in option.set and option.set["language"] not in i18n.LANGUAGES:
-            problems.append(f"option {n} sets an unknown language {option.set['language']!r}")
+        problems += [f"option {n} {p}" for p in _option_problems(option, flows, actions)]
     if screen.type in ("menu", "detail") and not screen.options and not is_router:
         problems.append("a menu with no options")
+    return problems + _type_problems(screen, flows)
+
+
+def _option_problems(option, flows: Flows, actions) -> list[str]:
+    problems = []
+    if not option.label:
+        problems.append("has no label")
+    if not option.goto and not option.action:
+        problems.append("leads nowhere (no goto, no action)")
+    if option.action and option.action not in actions:
+        problems.append(f"names unknown action '{option.action}'")
+    if option.goto and option.goto not in flows.screens:
+        problems.append(f"goes to unknown screen '{option.goto}'")
+    if "language" in option.set and option.set["language"] not in i18n.LANGUAGES:
+        problems.append(f"sets an unknown language {option.set['language']!r}")
+    return problems
+
+
+def _type_problems(screen: Screen, flows: Flows) -> list[str]:
+    """What each type of screen needs: an end takes no options; lists, areas and inputs lead on (goto)."""
+    problems = []
     if screen.type == "end" and screen.options:
         problems.append("an end screen cannot have options")
     if screen.type in ("list", "areas", "input"):
