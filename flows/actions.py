@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 # Modules that register actions; imported once, before flows are checked or run.
-ACTION_MODULES = ("flows.builtin_actions", "referrals.flow_actions", "messages.flow_actions", "polls.flow_actions")
+ACTION_MODULES = ("flows.builtin_actions", "referrals.flow_actions", "messages.flow_actions", "polls.flow_actions",
+                  "jobs.flow_actions")
 
 ACTIONS: dict[str, Callable[["Call"], str | None]] = {}
 

@@ -11,7 +11,7 @@ import click
 from gateway import config as config_module
 
 CLI_MODULES = ("gateway.commands", "gateway.delivery_cli", "flows.cli", "flows.directory_cli", "messages.cli",
-               "referrals.cli", "gateway.console.cli", "polls.cli")
+               "referrals.cli", "gateway.console.cli", "polls.cli", "jobs.cli")
 
 
 class Context:

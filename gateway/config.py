@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 SETTINGS_MODULES = ("gateway.settings", "flows.settings", "messages.settings", "referrals.settings",
-                    "polls.settings")
+                    "polls.settings", "jobs.settings")
 
 
 class ConfigError(Exception):

@@ -16,7 +16,7 @@ from gateway import health, outbox, routing
 from gateway.store import transaction
 
 # Packages that answer keywords (JOIN, STOP, HELP, erasure ...) before the menu conversation sees the text.
-KEYWORD_MODULES = ("messages.keywords", "referrals.keywords", "polls.keywords")
+KEYWORD_MODULES = ("messages.keywords", "referrals.keywords", "polls.keywords", "jobs.keywords")
 
 
 @dataclass(frozen=True)

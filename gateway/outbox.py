@@ -297,11 +297,12 @@ def reclaim_expired_leases(db, now: float | None = None) -> int:
 
 def release_stranded_retries(db, horizon: float, now: float | None = None) -> int:
     """A retry waits at most the backoff cap; one due further ahead than ``horizon`` was scheduled before the clock
-    was set back, and would otherwise wait out the whole step. Blasts are left alone: their ``not_before`` is a
-    time of day (quiet hours, pacing, a pause), which a clock step does not change the meaning of."""
+    was set back, and would otherwise wait out the whole step. Blasts, and messages never tried, are left alone:
+    their ``not_before`` is a time of day (quiet hours, pacing, a pause; a job alert or a poll's result SMS waiting
+    for the end of quiet hours), which a clock step does not change the meaning of."""
     now = time.time() if now is None else now
     cur = db.execute("UPDATE outbox SET not_before = ?, updated_at = ? WHERE state = 'queued' AND kind != 'blast' "
-                     "AND not_before > ?", [now, now, now + horizon])
+                     "AND attempts > 0 AND not_before > ?", [now, now, now + horizon])
     return cur.rowcount
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import importlib
 
-RUNTIME_MODULES = ("gateway.dispatcher", "messages.runtime", "referrals.runtime", "polls.runtime")
+RUNTIME_MODULES = ("gateway.dispatcher", "messages.runtime", "referrals.runtime", "polls.runtime", "jobs.runtime")
 
 
 def _hooks(name: str):

@@ -14,7 +14,8 @@ from contextlib import contextmanager
 
 import sqlite_utils
 
-MIGRATION_MODULES = ("gateway.store", "flows.store", "messages.store", "referrals.store", "polls.store")
+MIGRATION_MODULES = ("gateway.store", "flows.store", "messages.store", "referrals.store", "polls.store",
+                     "jobs.store")
 
 MIGRATIONS = [
     # contacts are keyed by a keyed hash of the number, never the number: the referral privacy test scans the

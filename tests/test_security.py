@@ -86,7 +86,7 @@ def twilio_post(client, path, params, token=SECRETS["twilio_token"]):
 
 ARGS = {"token": "not-the-token", "code": "R-XXXXXX", "campaign_id": 1, "action": "pause", "lid": "x", "oid": "x",
         "sid": "x", "key": "menu.title", "job_id": "x", "user_id": 1, "filename": "console.css", "poll_id": 1,
-        "step": "open"}
+        "step": "open", "offer_id": 1}
 # a body that would do something if the request were let through
 BODY = {"from": "+21620123456", "text": "JOIN", "id": "sec-1", "sessionId": "sec", "phoneNumber": "+21620123456",
         "status": "Success", "MessageSid": "SM" + "0" * 32, "From": "+21620123456", "Body": "JOIN",
@@ -171,7 +171,8 @@ def test_wrong_role_tokens_and_sessions_are_refused_and_change_nothing(app):
                         "/console/users", "/console/users/1", "/console/simulator/hop",
                         "/console/simulator/hangup", "/console/simulator/sms", "/console/polls/new",
                         "/console/polls/1/edit", "/console/polls/1/open", "/console/polls/1/close",
-                        "/console/polls/1/invite"),
+                        "/console/polls/1/invite", "/console/jobs/offers", "/console/jobs/offers/1/open",
+                        "/console/jobs/offers/1/close", "/console/jobs/trades"),
                "staff": ("/console/users", "/console/users/1")}
     for name, paths in refused.items():
         client = app.test_client()

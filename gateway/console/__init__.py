@@ -20,7 +20,7 @@ from gateway.console import (  # noqa: E402,F401
 
 # Other packages' console pages: blueprints nested under this one, so they share its sign-in, CSRF check,
 # headers and error pages ("module:attribute", imported like gateway.BLUEPRINTS).
-NESTED_BLUEPRINTS = ("polls.console:bp",)
+NESTED_BLUEPRINTS = ("polls.console:bp", "jobs.console:bp")
 for _spec in NESTED_BLUEPRINTS:
     _module, _attr = _spec.split(":")
     bp.register_blueprint(getattr(importlib.import_module(_module), _attr))

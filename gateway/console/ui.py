@@ -28,11 +28,14 @@ AREAS = {
     "reports": ("admin", "municipality"),
     "polls": ("admin", "campaign", "municipality"),  # results: counts only, small cells hidden
     "polls_manage": ("admin", "campaign"),
+    "jobs": ("admin", "campaign", "municipality"),  # counts only, small cells hidden
+    "jobs_manage": ("admin", "campaign"),
     "users": ("admin",),
 }
-NAV = ("dashboard", "directory", "flows", "campaigns", "subscribers", "simulator", "reports", "polls", "users")
+NAV = ("dashboard", "directory", "flows", "campaigns", "subscribers", "simulator", "reports", "polls", "jobs", "users")
 LANDING = {"admin": "dashboard", "campaign": "dashboard", "municipality": "reports"}
-ENDPOINTS = {name: name for name in NAV} | {"flows": "flows_page", "users": "users_page", "polls": "polls.polls_page"}
+ENDPOINTS = {name: name for name in NAV} | {"flows": "flows_page", "users": "users_page", "polls": "polls.polls_page",
+                                            "jobs": "jobs.jobs_page"}
 
 
 def allowed(role: str | None, name: str) -> bool:
