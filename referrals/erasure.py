@@ -67,6 +67,8 @@ def request(ctx, db, phone: str, contact_key: str | None = None) -> int:
     the desks with notices that each cost an Argon2id run per referral they hold."""
     if contact_key:
         contacts.forget(db, contact_key)  # the language and home area remembered for the number go too
+        from jobs import profiles  # the skills profile and what it was matched to (docs/jobs.md)
+        profiles.delete(db, contact_key)
     subscribers.erase(db, phone, contact_key)  # subscription, preferences, consent history; a coarse STOP mark
     if _repeated(ctx, phone):
         return 0

@@ -298,6 +298,9 @@ def test_deleting_from_the_menu_and_expiry_and_renewal_by_one_key(live):
     assert db.execute("SELECT count(*) FROM job_profiles").fetchone()[0] == 1
     # a stray "1" from someone with nothing waiting goes to the conversation, as before
     assert quiet.send("1") != t("en", "jobs.renewed", day="")
+    # "delete my data" (ERASE) deletes the skills profile too
+    sms.send("ERASE")
+    assert db.execute("SELECT count(*) FROM job_profiles").fetchone()[0] == 0
 
 
 @pytest.fixture
