@@ -303,15 +303,6 @@ def test_deleting_from_the_menu_and_expiry_and_renewal_by_one_key(live):
     assert db.execute("SELECT count(*) FROM job_profiles").fetchone()[0] == 0
 
 
-@pytest.fixture
-def quiet_now(make_config, at_fake):
-    now = time.localtime()
-    start = f"{(now.tm_hour - 1) % 24:02d}:00"
-    end = f"{(now.tm_hour + 2) % 24:02d}:00"
-    return make_config(channels={"africastalking": at_fake.channel_config(webhook_token="at-token-3f9a")},
-                       campaigns={"quiet_hours": [start, end]}, gateway={"timezone": time.tzname[0] and "UTC"})
-
-
 def test_alerts_wait_for_the_end_of_quiet_hours(make_config, at_fake):
     from gateway import create_app
     from harness import LiveServer
