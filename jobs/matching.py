@@ -28,6 +28,7 @@ from messages.segments import count
 
 log = logging.getLogger(__name__)
 DAY = 86400
+BATCH = 500  # match rows written at a time while the alerts stream
 
 
 class MatchError(ValueError):
@@ -58,17 +59,20 @@ def preview(ctx, db, offer_id: int, now: float | None = None) -> dict:
             "finishes_at": finishes, "quiet_hours": quiet.describe(), "waits_for_quiet_hours": starts > now}
 
 
-def _not_opted_out(db, e164: str) -> bool:
+def _opted_out(db):
+    """Who must get no alert though their contact key is not on the opt-out list: subscribers who said STOP (their
+    numbers are in the subscribers table) and erased numbers' coarse marks. Read once per offer."""
     from messages import subscribers
-    known = subscribers.get(db, e164)
-    if known is not None and known["status"] == "opted_out":
-        return False
-    return db.execute("SELECT 1 FROM opt_out_keys WHERE contact_key = ?",
-                      [subscribers.opt_out_mark(e164)]).fetchone() is None
+    numbers = {r[0] for r in db.execute("SELECT phone FROM subscribers WHERE status = 'opted_out'")}
+    marks = {r[0] for r in db.execute("SELECT contact_key FROM opt_out_keys WHERE contact_key LIKE 'mark:%'")}
+    return lambda e164: e164 in numbers or subscribers.opt_out_mark(e164) in marks
 
 
 def send_alerts(ctx, db, offer_id: int, now: float | None = None) -> int:
-    """Queue the alerts of a draft offer and open it; returns how many. One transaction: all or nothing."""
+    """Queue the alerts of a draft offer and open it; returns how many. One transaction: all or nothing.
+
+    The matches are streamed from one query; the match rows and prompts are written in batches, so memory stays
+    the same however many profiles there are (bench/jobs.py)."""
     now = time.time() if now is None else now
     offer = offers_mod.load(db, offer_id)
     if offer["state"] != "draft":
@@ -79,20 +83,24 @@ def send_alerts(ctx, db, offer_id: int, now: float | None = None) -> int:
     start = quiet.next_open(now)
     pace = Pacer(quiet, start, 60.0 / rate) if rate else (lambda n: start)
     max_age = ctx.config["dispatcher"]["max_age_hours"] * 3600
+    box, opted_out, batch = profiles.box(ctx), _opted_out(db), []
     queued, skipped, today = 0, 0, profiles.today(ctx)
     with transaction(db):
         store.set_offer_state(db, offer_id, "open", "draft")
         for key, sealed, lang in store.matching(db, offer, today):
-            e164 = profiles.open_number(ctx, sealed)
-            if not _not_opted_out(db, e164):
+            e164 = profiles.open_number(ctx, sealed, box)
+            if opted_out(e164):
                 skipped += 1
                 continue
             when = pace(queued)
             outbox.enqueue(db, e164, texts[lang], kind="notice", sensitive=True, not_before=when,
                            expires_at=(int((when + max_age) // DAY) + 1) * DAY)
-            store.add_match(db, offer_id, key)
-            store.set_prompt(db, key, f"offer:{offer_id}")
+            batch.append(key)
             queued += 1
+            if len(batch) >= BATCH:
+                store.add_matches(db, offer_id, batch)
+                batch.clear()
+        store.add_matches(db, offer_id, batch)
         if queued:
             store.count_up(db, offer_id, "alerted", queued)
     log.info("job offer %d: %d alert(s) queued, %d opted out skipped", offer_id, queued, skipped)

@@ -212,6 +212,13 @@ def add_match(db, offer_id: int, key: str, state: str = "alerted") -> bool:
                            [offer_id, key, state]).rowcount)
 
 
+def add_matches(db, offer_id: int, keys: list[str]) -> None:
+    """Alerted: the match, and the offer as what a one-key reply from each of them answers."""
+    db.conn.executemany("INSERT INTO job_matches (offer_id, key, state) VALUES (?, ?, 'alerted') "
+                        "ON CONFLICT DO NOTHING", [(offer_id, key) for key in keys])
+    db.conn.executemany("UPDATE job_profiles SET prompt = ? WHERE key = ?", [(f"offer:{offer_id}", key) for key in keys])
+
+
 def match_state(db, offer_id: int, key: str) -> str | None:
     row = db.execute("SELECT state FROM job_matches WHERE offer_id = ? AND key = ?", [offer_id, key]).fetchone()
     return row[0] if row else None
