@@ -107,7 +107,8 @@ def main() -> None:
         small = measure(args.small, Path(tmp))
         big = measure(args.profiles, Path(tmp))
     for r in (small, big):
-        print(f"{r['profiles']:>7,} profiles: {r['matches']:,} matches; plain SQL query {r['baseline_s'] * 1000:.1f} ms; "
+        print(f"{r['profiles']:>7,} profiles: {r['matches']:,} matches; "
+              f"plain SQL query {r['baseline_s'] * 1000:.1f} ms; "
               f"preview {r['preview_s'] * 1000:.1f} ms; match + queue alerts {r['dalil_s']:.2f} s "
               f"({r['dalil_s'] / r['baseline_s']:.1f}x the query); peak Python memory {r['peak_mb']:.2f} MB")
     per_alert = big["dalil_s"] / max(big["matches"], 1) * 1000

@@ -216,7 +216,8 @@ def add_matches(db, offer_id: int, keys: list[str]) -> None:
     """Alerted: the match, and the offer as what a one-key reply from each of them answers."""
     db.conn.executemany("INSERT INTO job_matches (offer_id, key, state) VALUES (?, ?, 'alerted') "
                         "ON CONFLICT DO NOTHING", [(offer_id, key) for key in keys])
-    db.conn.executemany("UPDATE job_profiles SET prompt = ? WHERE key = ?", [(f"offer:{offer_id}", key) for key in keys])
+    db.conn.executemany("UPDATE job_profiles SET prompt = ? WHERE key = ?",
+                        [(f"offer:{offer_id}", key) for key in keys])
 
 
 def match_state(db, offer_id: int, key: str) -> str | None:
