@@ -22,6 +22,7 @@ from gateway.store import scrub_wal
 from jobs import matching, offers, profiles, report, store
 from messages import i18n
 from test_referral_e2e import Handset, SmsPhone as _SmsPhone, phone_formats, scan
+from test_ussd_journey import assert_fits_ussd, assert_reads_in_order
 
 LANG_KEY = {"ar": "1", "fr": "2", "en": "3"}
 CONTACT = "+21671000222"
@@ -85,6 +86,12 @@ class UssdPerson(Handset):
     def __init__(self, live, phone, session_id, home):
         super().__init__(live, phone, session_id)
         self.home, self.last = home, ""
+
+    def press(self, key=None) -> str:
+        screen = super().press(key)
+        assert_fits_ussd(screen[4:])  # every screen of the profile and the offers, in every language
+        assert_reads_in_order(screen[4:])
+        return screen
 
     def choose(self, screen, label):
         self.last = super().choose(screen, label)
@@ -185,6 +192,7 @@ def test_profiles_an_offer_its_alerts_yes_and_no_and_nothing_in_plaintext(live, 
     assert set(alerts) == set(wanted)  # exactly the matching profiles, and not the one who said STOP
     for phone, lang in wanted.items():
         assert alerts[phone] == offers.alert_text(db, store.offer(db, offer_id), lang)
+    assert_reads_in_order(alerts[NUMBERS["amal"]])  # the days, the places and the 1 and 2, right to left
     assert "1" in alerts[NUMBERS["chris"]] and "School building site" in alerts[NUMBERS["chris"]]
     with pytest.raises(matching.MatchError):
         matching.send_alerts(ctx, db, offer_id)  # once only

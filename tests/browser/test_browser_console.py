@@ -30,7 +30,7 @@ def test_admin_sees_every_area_and_the_dashboard_charts(console):
     page = console.page
     assert page.url.endswith("/console/dashboard")
     for area in ("dashboard", "directory", "flows", "campaigns", "subscribers", "simulator", "reports", "polls",
-                 "users"):
+                 "jobs", "users"):
         assert page.locator(f"nav.nav a.nav-{area}").count() == 1, area
     assert page.locator("svg.chart").count() == 3
     console.shot("dashboard-en")
@@ -42,7 +42,7 @@ def test_admin_sees_every_area_and_the_dashboard_charts(console):
 def test_campaign_staff_sees_its_areas_and_is_refused_reports_and_accounts(console):
     console.login("staff")
     page = console.page
-    assert page.locator("nav.nav a").count() == 7  # its six areas and the polls
+    assert page.locator("nav.nav a").count() == 8  # its six areas, the polls and the jobs
     assert page.locator("nav.nav a.nav-reports").count() == 0
     response = console.goto("/console/reports")
     assert response.status == 403
@@ -57,7 +57,7 @@ def test_municipality_viewer_is_refused_campaigns_and_subscribers(console):
     page = console.page
     assert page.url.endswith("/console/reports")
     assert [a.get_attribute("class").split()[0] for a in page.locator("nav.nav a").all()] == \
-        ["nav-dashboard", "nav-reports", "nav-polls"]
+        ["nav-dashboard", "nav-reports", "nav-polls", "nav-jobs"]
     console.shot("reports-municipality-en")
     for path in ("/console/campaigns", "/console/subscribers"):
         response = console.goto(path)

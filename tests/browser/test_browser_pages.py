@@ -32,6 +32,9 @@ def console_pages(app) -> dict[str, str]:
     from polls import lifecycle
     from test_polls_e2e import definition
     poll, _ = lifecycle.create(ctx, db, definition(lifecycle.today(ctx)))
+    from jobs import offers
+    from test_jobs_e2e import offer_raw
+    offer = offers.add(ctx, db, offer_raw(db, lifecycle.today(ctx)))
     return {
         "dashboard": "/console/dashboard", "directory": "/console/directory",
         "service-new": "/console/directory/services/new", "service-edit": f"/console/directory/services/{service}",
@@ -44,6 +47,8 @@ def console_pages(app) -> dict[str, str]:
         "subscribers": "/console/subscribers", "simulator": "/console/simulator", "reports": "/console/reports",
         "users": "/console/users", "polls": "/console/polls", "poll-new": "/console/polls/new",
         "poll": f"/console/polls/{poll}", "poll-edit": f"/console/polls/{poll}/edit",
+        "jobs": "/console/jobs", "job-offers": "/console/jobs/offers", "job-offer": f"/console/jobs/offers/{offer}",
+        "job-trades": "/console/jobs/trades",
         "not-found": "/console/campaigns/9999",
     }
 
