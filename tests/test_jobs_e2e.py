@@ -336,3 +336,20 @@ def test_alerts_wait_for_the_end_of_quiet_hours(make_config, at_fake):
         while dispatcher.run_once():
             pass
         assert not at_fake.messages  # nothing goes out in quiet hours
+
+
+def test_a_subscriber_who_said_stop_and_an_erased_number_get_no_alert(demo_app):
+    from messages import subscribers
+    ctx = demo_app.extensions["dalil"]
+    db = ctx.db()
+    people = {"+21620660001": "stays", "+21620660002": "stopped", "+21620660003": "erased"}
+    for n, phone in enumerate(people):
+        profiles.save(ctx, db, f"k{n}", phone, language="fr", trade="construction", level=2, governorate="kairouan",
+                      delegation="", travel="governorate", availability="full")
+        subscribers.subscribe(db, phone, language="fr", governorate="kairouan", channel="sms", via="test")
+    subscribers.opt_out(db, "+21620660002", channel="sms", via="test")
+    subscribers.erase(db, "+21620660003")  # leaves only the coarse mark (a profile left behind would still be skipped)
+    offer_id = offers.add(ctx, db, offer_raw(db, profiles.today(ctx)) | {"delegation": ""})
+    before = last_id(db)
+    assert matching.send_alerts(ctx, db, offer_id) == 1
+    assert [r["to_number"] for r in new_rows(db, before)] == ["+21620660001"]
