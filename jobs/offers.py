@@ -115,7 +115,8 @@ def facts(db, offer: dict, lang: str) -> str:
     from flows import directory
     place = (directory.area_name(db, offer["delegation"] or offer["governorate"]) or {}).get(lang, "")
     days = _short(offer["starts"]) + ("" if offer["ends"] == offer["starts"] else "-" + _short(offer["ends"]))
-    return bidi.safe(i18n.t(lang, "jobs.offer.facts", place=place, days=days, places=offer["places"]), lang)
+    places = i18n.plural(lang, "jobs.offer.places", offer["places"])
+    return bidi.safe(i18n.t(lang, "jobs.offer.facts", place=place, days=days, places=places), lang)
 
 
 def alert_text(db, offer: dict, lang: str) -> str:
