@@ -72,9 +72,10 @@ def summary(db, row: dict, lang: str, area_name) -> str:
     from messages import i18n
     trade = taxonomy.trade_label(store.trades(db), row["trade"], lang)
     place = area_name(row["delegation"] or row["governorate"], lang)
+    comma = "، " if lang == "ar" else ", "
     return "\n".join([
-        f"{trade}, {taxonomy.level_label(row['level'], lang)}",
-        f"{place}, {i18n.t(lang, 'jobs.travel.' + row['travel'])}",
+        trade + comma + taxonomy.level_label(row["level"], lang),
+        place + comma + i18n.t(lang, "jobs.travel." + row["travel"]),
         i18n.t(lang, "jobs.avail." + row["availability"]),
         i18n.t(lang, "jobs.until", day=i18n.when(date.fromisoformat(row["expires_day"]), lang, "short")),
     ])
