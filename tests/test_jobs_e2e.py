@@ -21,7 +21,8 @@ from gateway.dispatcher import Dispatcher
 from gateway.store import scrub_wal
 from jobs import matching, offers, profiles, report, store
 from messages import i18n
-from test_referral_e2e import Handset, SmsPhone as _SmsPhone, phone_formats, scan
+from test_polls_e2e import SmsPhone as _SmsPhone
+from test_referral_e2e import Handset, phone_formats, scan
 from test_ussd_journey import assert_fits_ussd, assert_reads_in_order
 
 LANG_KEY = {"ar": "1", "fr": "2", "en": "3"}
@@ -36,13 +37,7 @@ def config(make_config, at_fake):
 
 
 class SmsPhone(_SmsPhone):
-    """The referral test's phone, with provider ids unique across phones (a repeated id is a provider's re-send)."""
-    sent = 0
-
-    def send(self, text: str) -> str:
-        SmsPhone.sent += 1
-        self.n = SmsPhone.sent * 1000
-        return super().send(text)
+    """The polls test's phone (provider ids unique across phones), choosing an option on any page of a list."""
 
     def choose(self, text: str, label: str) -> str:
         for _ in range(6):
