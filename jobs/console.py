@@ -17,7 +17,7 @@ from gateway.store import transaction
 from jobs import matching, offers, report, store, taxonomy
 from messages.i18n import LANGUAGES
 
-bp = Blueprint("jobs", __name__, url_prefix="/jobs", template_folder="templates")
+bp = Blueprint("jobs", __name__, url_prefix="/employment", template_folder="templates")
 
 
 def _manager() -> bool:

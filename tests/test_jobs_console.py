@@ -35,33 +35,33 @@ def test_staff_add_preview_open_and_close_an_offer_and_the_municipality_sees_onl
     staff = signed_in(demo_app, "staff")
     today = profiles.today(ctx)
 
-    bad = post(staff, "/console/jobs/offers", offer_form(today, text_en="", places="many", contact="12"))
+    bad = post(staff, "/console/employment/offers", offer_form(today, text_en="", places="many", contact="12"))
     page = bad.get_data(as_text=True)
     assert bad.status_code == 400
     assert 'id="err-text_en"' in page and "text (en): missing" in page
     assert 'id="err-places"' in page and 'id="err-contact"' in page
     assert store.offers(db) == []
 
-    saved = post(staff, "/console/jobs/offers", offer_form(today))
+    saved = post(staff, "/console/employment/offers", offer_form(today))
     assert saved.status_code == 303
     offer_id = int(re.search(r"/offers/(\d+)", saved.headers["Location"]).group(1))
-    page = staff.get(f"/console/jobs/offers/{offer_id}").get_data(as_text=True)
+    page = staff.get(f"/console/employment/offers/{offer_id}").get_data(as_text=True)
     assert 'id="alert-ar"' in page and "School building site" in page
     cost = re.search(r'<p id="offer-cost">([^<]*)</p>', page).group(1)
     assert cost.startswith("6 alerts, 6 segments, about ")  # the 6 matching profiles, one segment each
-    opened = post(staff, f"/console/jobs/offers/{offer_id}/open")
+    opened = post(staff, f"/console/employment/offers/{offer_id}/open")
     assert opened.status_code == 303 and "n=6" in opened.headers["Location"]
     assert store.offer(db, offer_id)["state"] == "open"
-    again = post(staff, f"/console/jobs/offers/{offer_id}/open")
+    again = post(staff, f"/console/employment/offers/{offer_id}/open")
     assert again.status_code == 409 and "alerts go once" in again.get_data(as_text=True)
-    assert post(staff, f"/console/jobs/offers/{offer_id}/close").status_code == 303
+    assert post(staff, f"/console/employment/offers/{offer_id}/close").status_code == 303
     assert store.offer(db, offer_id)["state"] == "closed"
 
     # a trade added in the console is in the list callers choose from, in each language
-    refused = post(staff, "/console/jobs/trades",
+    refused = post(staff, "/console/employment/trades",
                    {"code": "Plumb ing", "label_ar": "سباكة", "label_fr": "", "label_en": "x"})
     assert refused.status_code == 400 and "label (fr): missing" in refused.get_data(as_text=True)
-    added = post(staff, "/console/jobs/trades", {"code": "plumbing", "label_ar": "سباكة", "label_fr": "Plomberie",
+    added = post(staff, "/console/employment/trades", {"code": "plumbing", "label_ar": "سباكة", "label_fr": "Plomberie",
                                                  "label_en": "Plumbing"})
     assert added.status_code == 303
     assert ("plumbing", {"ar": "سباكة", "fr": "Plomberie", "en": "Plumbing"}) in store.trades(db)
@@ -70,7 +70,7 @@ def test_staff_add_preview_open_and_close_an_offer_and_the_municipality_sees_onl
 
     # the municipality: counts, small cells hidden; no offer, contact, trade form or person
     muni = signed_in(demo_app, "muni")
-    page = muni.get("/console/jobs").get_data(as_text=True)
+    page = muni.get("/console/employment").get_data(as_text=True)
     assert 'id="jobs-by-level"' in page and 'id="jobs-offers"' not in page
     from jobs import report
     built = report.build(ctx, db)
@@ -82,5 +82,5 @@ def test_staff_add_preview_open_and_close_an_offer_and_the_municipality_sees_onl
     assert "7" in shown  # the grand total of profiles is shown
     assert "+216" not in page and "71 000 333" not in page and "key-" not in page
     assert not re.search(r"\d{8}", page.replace(" ", ""))  # no phone number in any form
-    for path in ("/console/jobs/offers", f"/console/jobs/offers/{offer_id}", "/console/jobs/trades"):
+    for path in ("/console/employment/offers", f"/console/employment/offers/{offer_id}", "/console/employment/trades"):
         assert muni.get(path).status_code == 403, path

@@ -171,8 +171,8 @@ def test_wrong_role_tokens_and_sessions_are_refused_and_change_nothing(app):
                         "/console/users", "/console/users/1", "/console/simulator/hop",
                         "/console/simulator/hangup", "/console/simulator/sms", "/console/polls/new",
                         "/console/polls/1/edit", "/console/polls/1/open", "/console/polls/1/close",
-                        "/console/polls/1/invite", "/console/jobs/offers", "/console/jobs/offers/1/open",
-                        "/console/jobs/offers/1/close", "/console/jobs/trades"),
+                        "/console/polls/1/invite", "/console/employment/offers", "/console/employment/offers/1/open",
+                        "/console/employment/offers/1/close", "/console/employment/trades"),
                "staff": ("/console/users", "/console/users/1")}
     for name, paths in refused.items():
         client = app.test_client()

@@ -75,5 +75,5 @@ def test_the_municipality_reads_the_counts_in_arabic_right_to_left_with_small_ce
     assert care.locator("th").inner_text() == "رعاية" and care.locator("td.hidden-cell").count() >= 1
     assert "+216" not in page.content() and "browser-" not in page.content()
     console.shot("jobs-counts-ar")
-    for path in ("/console/jobs/offers", "/console/jobs/trades"):
+    for path in ("/console/employment/offers", "/console/employment/trades"):
         assert console.goto(path).status == 403

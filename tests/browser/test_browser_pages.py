@@ -47,8 +47,8 @@ def console_pages(app) -> dict[str, str]:
         "subscribers": "/console/subscribers", "simulator": "/console/simulator", "reports": "/console/reports",
         "users": "/console/users", "polls": "/console/polls", "poll-new": "/console/polls/new",
         "poll": f"/console/polls/{poll}", "poll-edit": f"/console/polls/{poll}/edit",
-        "jobs": "/console/jobs", "job-offers": "/console/jobs/offers", "job-offer": f"/console/jobs/offers/{offer}",
-        "job-trades": "/console/jobs/trades",
+        "jobs": "/console/employment", "job-offers": "/console/employment/offers",
+        "job-offer": f"/console/employment/offers/{offer}", "job-trades": "/console/employment/trades",
         "not-found": "/console/campaigns/9999",
     }
 
