@@ -72,7 +72,7 @@ def send_alerts(ctx, db, offer_id: int, now: float | None = None) -> int:
     """Queue the alerts of a draft offer and open it; returns how many. One transaction: all or nothing.
 
     The matches are streamed from one query; the match rows and prompts are written in batches, so memory stays
-    the same however many profiles there are (bench/jobs.py)."""
+    the same however many profiles there are (bench/job_alerts.py)."""
     now = time.time() if now is None else now
     offer = offers_mod.load(db, offer_id)
     if offer["state"] != "draft":
