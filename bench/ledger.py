@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gateway import store  # noqa: E402
 from gateway.store import transaction  # noqa: E402
 from nacl.signing import SigningKey  # noqa: E402
-from referrals import ledger, merkle  # noqa: E402
+from referrals import ledger  # noqa: E402
+from referrals.protocol import events, merkle  # noqa: E402
 
 KINDS = ("created", "fetched", "accepted", "closed")
 TARGET = 2000
@@ -51,7 +52,7 @@ def bench_appends(folder: str, n: int) -> tuple[float, float, object]:
     with_signing = n / (time.perf_counter() - start)
 
     base = fresh_db(folder, "baseline.db")
-    data = [ledger.encode_event(KINDS[i % 4], "2026-11-23", ref=ledger.ref_hash(f"referral-{i // 4}"))
+    data = [events.encode_event(KINDS[i % 4], "2026-11-23", ref=events.ref_hash(f"referral-{i // 4}"))
             for i in range(n)]
     start = time.perf_counter()
     for i, d in enumerate(data):
@@ -74,7 +75,8 @@ def bench_checkpoint(db, key: SigningKey, rounds: int = 50) -> float:
 
 def bench_witness(db, key: SigningKey, rounds: int = 50) -> float:
     """Seconds per add-checkpoint exchange, both sides, in process."""
-    from referrals import note, witness
+    from referrals import witness
+    from referrals.protocol import note, witness as witness_protocol
     log_key = ledger.log_verifier(ORIGIN, key)
     desk = SigningKey.generate()
     cso = {"id": "amal", "verify_key": bytes(desk.verify_key)}
@@ -89,12 +91,12 @@ def bench_witness(db, key: SigningKey, rounds: int = 50) -> float:
         ledger.append(db, "closed", f"witness-{i}", day="2026-11-23")
         size, signed = ledger.sign_checkpoint(db, key, ORIGIN)
         start = time.perf_counter()
-        body = witness.add_checkpoint_body(ledger.tree(db), signed, size, last[0] if last else 0)
-        cp, line = witness.add_checkpoint(body, log_key, last, witness.witness_name("amal"), desk)
+        body = witness_protocol.add_checkpoint_body(ledger.tree(db), signed, size, last[0] if last else 0)
+        cp, line = witness_protocol.add_checkpoint(body, log_key, last, witness_protocol.witness_name("amal"), desk)
         witness.record(db, log_key, cso, signed, line)
         took += time.perf_counter() - start
         last = (cp.size, cp.root)
-        assert note.cosignatures(store_note(db), witness.witness_key("amal", cso["verify_key"]))
+        assert note.cosignatures(store_note(db), witness_protocol.witness_key("amal", cso["verify_key"]))
     return took / rounds
 
 
@@ -113,7 +115,8 @@ def network(folder: str):
     import waitress
 
     from gateway import create_app
-    from referrals import csos, registry
+    from referrals import csos
+    from referrals.protocol import cso_keys, registry
     from referrals.desk import home as desk_home
     from referrals.keyring import coordinator_key, log_key
     signer = registry.keygen(Path(folder) / "coordinator.key")
@@ -129,7 +132,7 @@ def network(folder: str):
     desks = []
     for cso_id in ("amal", "basma"):
         home = Path(folder) / f"desk-{cso_id}"
-        public = csos.keygen(home / "cso.key")
+        public = cso_keys.keygen(home / "cso.key")
         record = csos.new_record(cso_id, name=cso_id, contact="+216 71 000 000", needs=["legal"], areas=["*"],
                                  public_bundle=public)
         token = csos.register(ctx.db(), coordinator_key(ctx), registry.sign(name, ckey, record), capacity=10)
@@ -140,7 +143,7 @@ def network(folder: str):
 
 def bench_desk_sync(folder: str, entries: int) -> tuple[float, float]:
     """(seconds for a desk's first sync reading ``entries`` entries, seconds for a sync after 10 new ones)."""
-    from referrals import registry
+    from referrals.protocol import registry
     from referrals.desk import client
     ctx, server, desks = network(folder)
     db = ctx.db()

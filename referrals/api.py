@@ -1,6 +1,6 @@
 """HTTP endpoints of the referrals package.
 
-/api/desk/...       the CSO desks: token + signed, timestamped, single-use requests (referrals.desk_protocol)
+/api/desk/...       the CSO desks: token + signed, timestamped, single-use requests (referrals.protocol.desk_auth)
 /api/reports/...    aggregate, suppressed counts: municipality and coordinator roles
 /api/csos          the CSO coordinator role only; the municipality role gets 403
 /api/ledger/head    the latest signed checkpoint and the log's verifier key: public, they hold only hashes
@@ -20,7 +20,8 @@ from nacl.signing import VerifyKey
 
 from gateway import dalil
 from gateway.channels.common import storable
-from referrals import csos, desk_protocol, ledger, relay, report, sealing, store, witness
+from referrals import csos, ledger, relay, report, store, witness
+from referrals.protocol import desk_auth, sealing
 from referrals.keyring import gateway_key, log_key
 
 log = logging.getLogger(__name__)
@@ -69,9 +70,9 @@ def _desk() -> dict:
     if _role() is not None:
         _refuse_desk(403, "role tokens cannot use the desk API")
     h = request.headers
-    cso_id = h.get(desk_protocol.CSO_HEADER, "")
-    timestamp, nonce = h.get(desk_protocol.TIME_HEADER, ""), h.get(desk_protocol.NONCE_HEADER, "")
-    signature = h.get(desk_protocol.SIGNATURE_HEADER, "")
+    cso_id = h.get(desk_auth.CSO_HEADER, "")
+    timestamp, nonce = h.get(desk_auth.TIME_HEADER, ""), h.get(desk_auth.NONCE_HEADER, "")
+    signature = h.get(desk_auth.SIGNATURE_HEADER, "")
     if not (cso_id and timestamp and nonce and signature and _bearer()):
         _refuse_desk(401, "missing authentication headers", cso_id)
     cso = store.get_cso(dalil().db(), cso_id) if csos.CSO_ID.match(cso_id) else None
@@ -85,7 +86,7 @@ def _desk() -> dict:
         _refuse_desk(401, f"timestamp outside the {window} s window (check the desk's clock)", cso_id)
     if len(nonce) < 16 or len(nonce) > 64:
         _refuse_desk(401, "nonce must be 16-64 characters", cso_id)
-    if not desk_protocol.check_signature(VerifyKey(cso["verify_key"]), request.method, request.full_path.rstrip("?"),
+    if not desk_auth.check_signature(VerifyKey(cso["verify_key"]), request.method, request.full_path.rstrip("?"),
                                          timestamp, nonce, request.get_data(), signature):
         _refuse_desk(401, "bad request signature", cso_id)
     if not store.remember_nonce(dalil().db(), cso_id, nonce, now + 2 * window, now):

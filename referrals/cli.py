@@ -47,11 +47,11 @@ def register(main: click.Group) -> None:
     def cso_keygen(home):
         """Run on the CSO's machine: make its key pair; print the public line to give the gateway's operator."""
         from pathlib import Path
-        from referrals import csos
+        from referrals.protocol import cso_keys
         path = Path(home) / "cso.key"
         if path.exists():
             raise click.ClickException(f"{path} exists: a CSO's key is never overwritten (move it away first)")
-        public = csos.keygen(path)
+        public = cso_keys.keygen(path)
         click.echo(f"secret key written to {path} (keep it on this machine, back it up offline)")
         click.echo("give this public line to the gateway's operator for `dalil cso add --public-key`:")
         click.echo(public)
@@ -66,7 +66,8 @@ def register(main: click.Group) -> None:
     @click.pass_obj
     def cso_add(obj, registration_file, capacity, caseworker_phone, language):
         """Register a CSO from its coordinator-signed registration file; prints its desk token once."""
-        from referrals import csos, registry
+        from referrals import csos
+        from referrals.protocol import registry
         from referrals.keyring import coordinator_key, log_key
         ctx = _ctx(obj)
         try:
@@ -147,7 +148,7 @@ def register(main: click.Group) -> None:
     @click.option("--name", default="dalil-coordinator", show_default=True, help="the key's name (no spaces or +)")
     def coordinator_keygen(key_path, name):
         """Make the coordinator's key (keep it offline); print the public line for the gateway and the desks."""
-        from referrals import registry
+        from referrals.protocol import registry
         if Path(key_path).exists():
             raise click.ClickException(f"{key_path} exists: a coordinator key is never overwritten")
         try:
@@ -177,7 +178,8 @@ def register(main: click.Group) -> None:
     def coordinator_sign(cso_id, key_path, previous, name, contact, needs, areas, public_key, inactive, out):
         """Sign a CSO's registration (a new CSO, or with --from the next version of one) into a file for
         `dalil cso add` / `dalil cso set`."""
-        from referrals import csos, note, registry
+        from referrals import csos
+        from referrals.protocol import cso_keys, note, registry
         try:
             signer, key = registry.load_key(key_path)
             if previous:
@@ -187,7 +189,7 @@ def register(main: click.Group) -> None:
                 record = csos.new_record(
                     cso_id, name=name or old["name"], contact=contact or old["contact"],
                     needs=_split(needs) if needs else old["needs"], areas=_split(areas) if areas else old["areas"],
-                    public_bundle=public_key or csos.bundle(old["box_key"], old["verify_key"]),
+                    public_bundle=public_key or cso_keys.bundle(old["box_key"], old["verify_key"]),
                     seq=old["seq"] + 1, active=not inactive)
             else:
                 missing = [o for o, v in (("--name", name), ("--contact", contact), ("--needs", needs),
@@ -320,7 +322,7 @@ def register(main: click.Group) -> None:
                   help="the inbox's language at first (the page has a switch)")
     def desk_connect(home, gateway_url, cso_id, token, gateway_key, coordinator_key, language):
         """Write the desk's settings (desk.toml) next to its key, pinning the gateway's and the coordinator's keys."""
-        from referrals import note
+        from referrals.protocol import note
         from referrals.desk import home as desk_home
         try:
             path = desk_home.connect(home, gateway_url, cso_id, token, gateway_key, coordinator_key, language)

@@ -1,11 +1,11 @@
 """The CSO registry and routing: which organisation receives a referral.
 
-A CSO has a key pair made on its own machine (`dalil cso keygen`): an X25519 key that envelopes are sealed to,
-and an Ed25519 key that its desk signs requests and cosignatures with. The secret halves never leave that
-machine. The coordinator signs a registration file holding the public halves and the CSO's public record
-(referrals.registry); the gateway takes only such a file, appends it to the transparency log and keeps the row
-below as a cache of it. Registration returns a bearer token for the desk, shown once; the gateway keeps its
-SHA-256.
+A CSO has a key pair made on its own machine (`dalil cso keygen`, referrals.protocol.cso_keys): an X25519 key
+that envelopes are sealed to, and an Ed25519 key that its desk signs requests and cosignatures with. The secret
+halves never leave that machine. The coordinator signs a registration file holding the public halves and the
+CSO's public record (referrals.protocol.registry); the gateway takes only such a file, appends it to the
+transparency log and keeps the row below as a cache of it. Registration returns a bearer token for the desk,
+shown once; the gateway keeps its SHA-256.
 
 A row is used (routing, erasure notices) only while it still matches the signed registration it points to, and
 that registration verifies with the configured coordinator key: a row edited in the database is ignored.
@@ -16,74 +16,24 @@ to its capacity. Load is counted from the referral rows (open states), not from 
 """
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import json
 import logging
-import os
 import re
 import secrets
-from pathlib import Path
-
-from nacl.public import PrivateKey
-from nacl.signing import SigningKey
 
 from gateway import contacts
 from gateway.store import transaction
 from messages.i18n import LANGUAGES
-from referrals import ledger, note, registry, store
+from referrals import ledger, store
+from referrals.protocol import events, note, registry
+from referrals.protocol.cso_keys import RegistryError, parse_bundle
 
 log = logging.getLogger(__name__)
 
 NEEDS = ("legal", "documents", "health", "shelter", "protection", "food", "work")  # the directory's "help" terms
 EVERYWHERE = "*"
-BUNDLE_PREFIX = "dalil-cso-1"
 CSO_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{1,31}$")
-
-
-class RegistryError(ValueError):
-    pass
-
-
-# --- keys, on the CSO's machine -----------------------------------------------------------------------------
-
-def keygen(path: str | os.PathLike) -> str:
-    """Write a new key pair file (mode 0600, never overwritten) and return the public bundle to register."""
-    path = Path(path)
-    box, sign = PrivateKey.generate(), SigningKey.generate()
-    data = json.dumps({"version": 1, "box_secret": base64.b64encode(bytes(box)).decode(),
-                       "sign_seed": base64.b64encode(bytes(sign)).decode()})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(data)
-    return bundle(bytes(box.public_key), bytes(sign.verify_key))
-
-
-def load_keys(path: str | os.PathLike) -> tuple[PrivateKey, SigningKey]:
-    try:
-        data = json.loads(Path(path).read_text())
-        return (PrivateKey(base64.b64decode(data["box_secret"])), SigningKey(base64.b64decode(data["sign_seed"])))
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise RegistryError(f"{path}: not a CSO key file ({e.__class__.__name__})") from None
-
-
-def bundle(box_public: bytes, verify_key: bytes) -> str:
-    enc = lambda b: base64.urlsafe_b64encode(b).decode().rstrip("=")  # noqa: E731
-    return f"{BUNDLE_PREFIX}:{enc(box_public)}:{enc(verify_key)}"
-
-
-def parse_bundle(text: str) -> tuple[bytes, bytes]:
-    try:
-        prefix, box, verify = text.strip().split(":")
-        dec = lambda s: base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))  # noqa: E731
-        keys = dec(box), dec(verify)
-    except ValueError:
-        raise RegistryError("the public key must be the line `dalil cso keygen` printed (dalil-cso-1:...)") from None
-    if prefix != BUNDLE_PREFIX or any(len(k) != 32 for k in keys):
-        raise RegistryError("the public key must be the line `dalil cso keygen` printed (dalil-cso-1:...)")
-    return keys
 
 
 # --- the registry, on the gateway ---------------------------------------------------------------------------
@@ -191,7 +141,7 @@ def signed_record(db, cso: dict, coordinator: note.Verifier | None = None) -> di
     index = cso.get("registration_index")
     data = store.get_entry(db, index) if isinstance(index, int) else None
     try:
-        event = ledger.decode_event(data) if data else None
+        event = events.decode_event(data) if data else None
         if not event or event["event"] != "registration" or event.get("cso") != cso["id"]:
             return None
         return registry.verify(event["note"], coordinator) if coordinator else registry.read(event["note"])

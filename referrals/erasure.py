@@ -31,16 +31,12 @@ from nacl.pwhash import argon2id
 from gateway import contacts
 from gateway.store import transaction
 from messages import subscribers
-from referrals import csos, days, ledger, registry, sealing, store
+from referrals import csos, ledger, store
+from referrals.protocol import days, registry, sealing
+from referrals.protocol.erasure_match import MEMLIMIT, OPSLIMIT, blind
 from referrals.keyring import coordinator_key, gateway_key
 
-OPSLIMIT = argon2id.OPSLIMIT_INTERACTIVE
-MEMLIMIT = argon2id.MEMLIMIT_INTERACTIVE
 REPEAT_SECONDS = 3600
-
-
-def blind(phone: str, salt: bytes, opslimit: int = OPSLIMIT, memlimit: int = MEMLIMIT) -> bytes:
-    return argon2id.kdf(32, phone.encode(), salt, opslimit=opslimit, memlimit=memlimit)
 
 
 def _repeated(ctx, phone: str) -> bool:
@@ -90,15 +86,3 @@ def request(ctx, db, phone: str, contact_key: str | None = None) -> int:
             box, signature = sealing.seal(key, cso["id"], cso["box_key"], notice_id, content, kind="erasure")
             store.insert_notice(db, notice_id, cso["id"], box, signature, day)
     return len(recipients)
-
-
-def matches(phone: str, notice: dict) -> bool:
-    """On the desk: does this notice ask to erase referrals from ``phone``?"""
-    try:
-        salt, match = sealing.unb64(notice["salt"]), sealing.unb64(notice["match"])
-        opslimit, memlimit = int(notice["opslimit"]), int(notice["memlimit"])
-    except (KeyError, ValueError, TypeError):
-        return False
-    if len(salt) != argon2id.SALTBYTES or not (OPSLIMIT <= opslimit <= 16 and MEMLIMIT <= memlimit <= 1 << 30):
-        return False  # parameters outside sane bounds: refuse rather than burn the desk's memory
-    return hmac.compare_digest(blind(phone, salt, opslimit, memlimit), match)

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from gateway import outbox
 from gateway.store import transaction
 from messages import bidi, i18n
-from referrals import days, ledger, notices, registry, sealing, store
+from referrals import ledger, notices, store
+from referrals.protocol import days, registry, sealing
 from referrals.keyring import gateway_key
 
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud over a phone and typed on a keypad

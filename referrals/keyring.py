@@ -5,7 +5,8 @@ from __future__ import annotations
 from nacl.signing import SigningKey
 
 from gateway import keys
-from referrals import ledger, note, registry
+from referrals import ledger
+from referrals.protocol import note, registry
 
 
 def gateway_key(ctx) -> SigningKey:

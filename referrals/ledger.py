@@ -3,12 +3,13 @@
 Every event is one entry of canonical JSON: its kind and its day, and
 - for referral events (created, fetched, accepted, declined, closed, expired, erased): a hash of the referral's
   id; "created" adds the hash of the sealed envelope and the fingerprint of the key it was sealed to;
-- "registration": the coordinator's signed registration file, verbatim (referrals.registry);
+- "registration": the coordinator's signed registration file, verbatim (referrals.protocol.registry);
 - "erasure_requested": the fingerprints of the keys the notices were sealed to.
-No content, no time finer than a day. Entries are the leaves of an RFC 6962 Merkle tree (referrals.merkle).
+No content, no time finer than a day; the format is referrals.protocol.events, shared with the desks. Entries
+are the leaves of an RFC 6962 Merkle tree (referrals.protocol.merkle).
 
-The tree head is published as a C2SP checkpoint (referrals.note) signed with the gateway's key on a schedule
-([referrals] checkpoint_minutes), not at each append: a head per event would be a live feed of activity. The
+The tree head is published as a C2SP checkpoint (referrals.protocol.note) signed with the gateway's key on a
+schedule ([referrals] checkpoint_minutes), not at each append: a head per event would be a live feed of activity. The
 operator holds that key, so the gateway checking itself (`dalil ledger verify`) catches disk corruption and clumsy
 edits, not a careful rewrite. That is what the CSO desks are for: each reads every entry, checks registrations
 against the coordinator key it pinned and "created" entries against the registry, and cosigns the checkpoint as
@@ -17,20 +18,18 @@ a witness (C2SP tlog-witness); a rewritten or forked history cannot be consisten
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 
 from nacl.signing import SigningKey
 
 from gateway.store import transaction
-from referrals import days, merkle, note, store
-
-EVENTS = ("created", "fetched", "accepted", "declined", "closed", "expired", "erased", "erasure_requested",
-          "registration")
+from referrals import store
+from referrals.protocol import days, merkle, note
+from referrals.protocol.events import decode_event, encode_event, ref_hash
 
 
 class DbNodes:
-    """referrals.merkle's node store on the ledger_nodes table."""
+    """referrals.protocol.merkle's node store on the ledger_nodes table."""
 
     def __init__(self, db):
         self.db = db
@@ -40,25 +39,6 @@ class DbNodes:
 
     def put(self, level: int, index: int, value: bytes) -> None:
         store.put_node(self.db, level, index, value)
-
-
-def ref_hash(referral_id: str) -> str:
-    """What the log says about which referral: a hash of its random id, so the log can be shown to CSOs as is."""
-    return hashlib.sha256(b"dalil-ref:" + referral_id.encode()).hexdigest()[:32]
-
-
-def encode_event(kind: str, day: str, **fields) -> bytes:
-    if kind not in EVENTS:
-        raise ValueError(f"unknown ledger event {kind!r}")
-    event = {"v": 1, "event": kind, "day": day, **{k: v for k, v in fields.items() if v is not None}}
-    return json.dumps(event, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
-
-
-def decode_event(data: bytes) -> dict:
-    event = json.loads(data)
-    if not isinstance(event, dict) or event.get("v") != 1 or event.get("event") not in EVENTS:
-        raise ValueError("not a ledger event")
-    return event
 
 
 # --- appending and reading ----------------------------------------------------------------------------------

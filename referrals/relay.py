@@ -13,7 +13,9 @@ import logging
 import time
 
 from gateway.store import scrub_wal, transaction
-from referrals import days, ledger, sealing, store, witness
+from referrals import ledger, store, witness
+from referrals.protocol import days, events, sealing
+from referrals.protocol.witness import add_checkpoint_body
 from referrals.keyring import coordinator_key, gateway_key
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,7 @@ def _own(db, cso: dict, referral_id) -> dict:
 
 def _delivered(db, referral_id) -> tuple[str, str]:
     """(ref hash, state) of a referral a desk acknowledged; knowing its random id is the desk's proof."""
-    ref = ledger.ref_hash(referral_id) if isinstance(referral_id, str) and len(referral_id) <= 64 else ""
+    ref = events.ref_hash(referral_id) if isinstance(referral_id, str) and len(referral_id) <= 64 else ""
     state = store.delivered_state(db, ref) if ref else None
     if state is None:
         raise Refused(404, "no such referral delivered to this organisation")
@@ -84,7 +86,7 @@ def _inbox(ctx, db, cso: dict, known_size: int | None) -> dict:
         notices = [{"id": n["id"], "envelope": sealing.b64(n["sealed"]), "signature": sealing.b64(n["signature"])}
                    for n in store.notices_for_cso(db, cso["id"])]
         return {"checkpoint": checkpoint, "log_size": tree.size, "referrals": envelopes, "notices": notices,
-                "add_checkpoint": witness.add_checkpoint_body(tree, checkpoint, size, known_size or 0)}
+                "add_checkpoint": add_checkpoint_body(tree, checkpoint, size, known_size or 0)}
 
 
 def checkpoint_due(ctx, db, force: bool = False) -> tuple[int, str]:
@@ -106,12 +108,12 @@ def acknowledge(ctx, db, cso: dict, referral_ids: list, notice_ids: list) -> dic
     done = 0
     with transaction(db):
         for referral_id in referral_ids:
-            if isinstance(referral_id, str) and store.delivered_state(db, ledger.ref_hash(referral_id)):
+            if isinstance(referral_id, str) and store.delivered_state(db, events.ref_hash(referral_id)):
                 continue  # acknowledged before: a retry after a lost answer
             referral = _own(db, cso, referral_id)
             ledger.append(db, "fetched", referral["id"], day=day)
             store.drop_referral(db, referral["id"])
-            store.set_delivered(db, ledger.ref_hash(referral["id"]), "fetched")
+            store.set_delivered(db, events.ref_hash(referral["id"]), "fetched")
             done += 1
         store.add_open(db, cso["id"], done)  # open at the desk now; its next sync reports the exact count
         for notice_id in notice_ids:

@@ -17,7 +17,8 @@ import json
 import secrets
 
 from gateway.store import transaction
-from referrals import days, store
+from referrals import store
+from referrals.protocol import days
 from referrals.csos import NEEDS
 
 UNKNOWN = "unknown"  # the person preferred not to say where

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import logging
 
-from referrals import note, notices, relay, witness
+from referrals import notices, relay, witness
+
+from referrals.protocol import note
 from referrals.keyring import coordinator_key, gateway_key
 
 log = logging.getLogger(__name__)

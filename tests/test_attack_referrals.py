@@ -369,7 +369,7 @@ def test_attack_diffing_backups_around_an_erasure(live, tmp_path):
     """Audit: a backup diffed against the current file showed whose contact row went, and the desks' per-referral
     "erased" events then named the referrals; the subscription, its consent log and the referral rows stayed while
     the screen said nothing is kept. And: a number with nothing stored must get the same answer."""
-    from referrals.ledger import ref_hash
+    from referrals.protocol.events import ref_hash
     from test_referral_support import refer
     ctx = live.app.extensions["dalil"]
     db = ctx.db()

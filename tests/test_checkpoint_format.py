@@ -15,7 +15,9 @@ import pytest
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
-from referrals import ledger, merkle, note, store, witness
+from referrals import ledger, store
+
+from referrals.protocol import merkle, note, witness
 from referrals.keyring import gateway_key, log_key
 
 # golang.org/x/mod/sumdb/note, package documentation ("Signing Notes" and its example)

@@ -307,7 +307,8 @@ def test_subscriber_search_says_what_is_wrong(console_app):
 
 @pytest.fixture
 def with_referrals(console_app, tmp_path, monkeypatch):
-    from referrals import days, notices
+    from referrals import notices
+    from referrals.protocol import days
     from test_referral_support import add_cso, refer
     add_cso(console_app, tmp_path, needs=("legal", "health"), areas=("kairouan", "tataouine"))
     monkeypatch.setattr(days, "today", lambda: "2026-10-05")  # a month that is over: published

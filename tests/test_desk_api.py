@@ -8,9 +8,9 @@ import time
 import pytest
 
 from harness import LiveServer
-from referrals import note, sealing
+from referrals.protocol import note, sealing
 from referrals.desk import client, home as desk_home, store as desk_store
-from referrals.desk_protocol import sign
+from referrals.protocol.desk_auth import sign
 from test_referral_support import add_cso, point_desk, refer
 
 MUNICIPALITY, COORDINATOR = "muni-token-0123456789", "coord-token-0123456789"

@@ -23,7 +23,7 @@ from twilio.request_validator import RequestValidator
 from gateway import create_app, outbox
 from gateway.store import close_thread_connections, transaction
 from referrals.desk import home as desk_home
-from referrals.desk_protocol import sign
+from referrals.protocol.desk_auth import sign
 from test_fuzz_support import (ServerProcess, assert_clean_log, assert_consistent, database_digest, free_port,
                                write_config)
 from test_referral_support import add_cso, refer

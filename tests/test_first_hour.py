@@ -216,7 +216,8 @@ def test_dispatch_with_no_channel_says_how_to_configure_one_instead_of_waiting(c
 
 
 def test_the_report_names_needs_and_governorates_in_the_chosen_language(cli, app, tmp_path, monkeypatch):
-    from referrals import days, notices
+    from referrals import notices
+    from referrals.protocol import days
     from test_referral_support import add_cso, refer
     add_cso(app, tmp_path, needs=("legal",), areas=("*",), capacity=1000)
     places = GOVERNORATES[:12]

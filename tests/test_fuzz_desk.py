@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from referrals.desk import home as desk_home
-from referrals.desk_protocol import sign
+from referrals.protocol.desk_auth import sign
 from test_fuzz_support import assert_clean_log, assert_consistent, fuzz_examples
 from test_referral_support import add_cso, refer
 
@@ -46,7 +46,7 @@ def post_signed(client, desk, path, body: bytes, **kw):
 
 
 def referral_row(app, referral_id):
-    from referrals.ledger import ref_hash
+    from referrals.protocol.events import ref_hash
     db = app.extensions["dalil"].db()
     return (db.execute("SELECT envelope FROM referrals WHERE id = ?", [referral_id]).fetchone(),
             db.execute("SELECT state FROM delivered WHERE ref = ?", [ref_hash(referral_id)]).fetchone())

@@ -10,7 +10,8 @@ from click.testing import CliRunner
 
 from harness import LiveServer
 from gateway.cli import main
-from referrals import ledger, merkle, note, store
+from referrals import ledger, store
+from referrals.protocol import events, merkle, note
 from referrals.desk import client, home as desk_home, store as desk_store
 from referrals.keyring import gateway_key, log_key
 from test_referral_support import add_cso, log_entries, refer, rewrite_log
@@ -91,7 +92,7 @@ def rewrite_history(app, index: int) -> None:
     """What an operator holding the gateway's key could do: change an old entry and rebuild everything."""
     entries = log_entries(app)
     event = json.loads(entries[index])
-    entries[index] = ledger.encode_event(event.pop("event"), "2000-01-01",
+    entries[index] = events.encode_event(event.pop("event"), "2000-01-01",
                                          **{k: v for k, v in event.items() if k not in ("v", "day")})
     rewrite_log(app, entries)
 

@@ -3,7 +3,7 @@ import hashlib
 
 from hypothesis import given, settings, strategies as st
 
-from referrals import merkle
+from referrals.protocol import merkle
 
 
 def build(n):

@@ -19,7 +19,8 @@ from click.testing import CliRunner
 from nacl.public import SealedBox
 
 from gateway.cli import main
-from referrals import csos, erasure, intake, ledger, note, registry, relay, sealing, store, witness
+from referrals import csos, erasure, intake, ledger, relay, store, witness
+from referrals.protocol import cso_keys, erasure_match, events, note, registry, sealing
 from referrals.desk import client, home as desk_home, store as desk_store
 from referrals.desk.web import create_desk_app
 from referrals.keyring import coordinator_key, gateway_key
@@ -83,8 +84,8 @@ class Network:
         """(box secret, public line) of a CSO key pair the operator made."""
         path = self.tmp / "operator" / "cso.key"
         if not path.exists():
-            (self.tmp / "operator" / "cso.pub").write_text(csos.keygen(path))
-        return csos.load_keys(path)[0], (self.tmp / "operator" / "cso.pub").read_text()
+            (self.tmp / "operator" / "cso.pub").write_text(cso_keys.keygen(path))
+        return cso_keys.load_keys(path)[0], (self.tmp / "operator" / "cso.pub").read_text()
 
     def record_of(self, cso_id: str) -> dict:
         return csos.signed_record(self.db, store.get_cso(self.db, cso_id))
@@ -135,7 +136,7 @@ def both_desks_report(net, *findings) -> None:
 def test_naive_key_swap(net):
     # as the audit did it: amal's key replaced in its registry row
     secret, public = net.attacker_cso_key()
-    box_key, _ = csos.parse_bundle(public)
+    box_key, _ = cso_keys.parse_bundle(public)
     net.db.execute("UPDATE csos SET box_key = ? WHERE id = 'amal'", [box_key])
     cso, submitted = net.refer()
     assert cso["id"] == "basma"  # the edited row no longer matches amal's signed registration: not used
@@ -162,7 +163,7 @@ def test_naive_key_swap(net):
 def test_laundered_key_swap_between_two_desks_syncs(net):
     before = store.ledger_size(net.db)  # both desks read and cosigned this much
     secret, public = net.attacker_cso_key()
-    box_key, _ = csos.parse_bundle(public)
+    box_key, _ = cso_keys.parse_bundle(public)
     net.trust_operator()
     real = net.record_of("amal")
     csos.update(net.db, coordinator_key(net.ctx), net.operator_signs(
@@ -182,8 +183,8 @@ def test_laundered_key_swap_between_two_desks_syncs(net):
     registration = store.get_cso(net.db, "amal")["registration_index"]
     box, signature = sealing.seal(gateway_key(net.ctx), "amal", real["box_key"], submitted.referral_id, content)
     entries = log_entries(net.app)[:before]
-    entries.append(ledger.encode_event("created", json.loads(log_entries(net.app)[before + 1])["day"],
-                                       ref=ledger.ref_hash(submitted.referral_id),
+    entries.append(events.encode_event("created", json.loads(log_entries(net.app)[before + 1])["day"],
+                                       ref=events.ref_hash(submitted.referral_id),
                                        envelope=__import__("hashlib").sha256(box).hexdigest(),
                                        key=registry.key_fingerprint(real["box_key"])))
     rewrite_log(net.app, entries)
@@ -209,7 +210,7 @@ def test_fake_cso_named_like_a_real_one(net):
     with pytest.raises(csos.RegistryError, match="not signed by the coordinator key"):
         csos.register(net.db, coordinator_key(net.ctx), net.operator_signs(fake), capacity=10 ** 6)
     # written straight into the table instead: not routed to
-    box_key, verify_key = csos.parse_bundle(public)
+    box_key, verify_key = cso_keys.parse_bundle(public)
     store.insert_cso(net.db, {"id": "amal-tunis", "name": "Association Amal", "contact": "x", "notify_phone": None,
                               "language": "fr", "box_key": box_key, "verify_key": verify_key, "token_hash": b"",
                               "needs": list(csos.NEEDS), "areas": ["kairouan_nord"], "capacity": 10 ** 6,
@@ -238,7 +239,7 @@ def test_registration_without_a_coordinator_signature(net):
             csos.register(net.db, coordinator_key(net.ctx), text, capacity=5)
     # appended to the log and the table directly, as the gateway's own code would have
     index = ledger.append(net.db, "registration", cso="nour", note=unsigned + "\n— dalil-coordinator AAAAAAAA\n")
-    box_key, verify_key = csos.parse_bundle(public)
+    box_key, verify_key = cso_keys.parse_bundle(public)
     store.insert_cso(net.db, {"id": "nour", "name": "Association Nour", "contact": "x", "notify_phone": None,
                               "language": "fr", "box_key": box_key, "verify_key": verify_key, "token_hash": b"",
                               "needs": ["legal"], "areas": ["kairouan_nord"], "capacity": 5, "active": True,
@@ -272,7 +273,7 @@ def test_erasure_notice_to_an_inactive_cso(net):
     requested = store.ledger_size(net.db) - 1
     sealed = net.db.execute("SELECT sealed FROM erasure_notices WHERE cso_id = 'cinq'").fetchone()[0]
     notice = json.loads(sealing._unpad(SealedBox(secret).decrypt(sealed)))
-    assert erasure.matches(PERSON, notice)  # the blind value, matched against a list of numbers
+    assert erasure_match.matches(PERSON, notice)  # the blind value, matched against a list of numbers
     both_desks_report(net, (reactivated, "registration", "'cinq' is not signed by the coordinator"),
                       (requested, "erasure", "no active registered organisation holds"))
 
@@ -299,7 +300,7 @@ def test_fork_of_the_log(net):
         assert client.sync(desk).cosigned == size
     entries = log_entries(net.app)
     # the referral's row is gone once its desk has it (issue 10): find its "created" entry by its hashed id
-    from referrals.ledger import ref_hash
+    from referrals.protocol.events import ref_hash
     index = next(i for i, e in enumerate(entries)
                  if json.loads(e).get("event") == "created" and json.loads(e).get("ref") == ref_hash(first.referral_id))
     event = json.loads(entries[index])

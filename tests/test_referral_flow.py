@@ -5,7 +5,8 @@ import pytest
 
 from flows.actions import ACTIONS, Call, load_actions
 from gateway.inbound import InboundSMS, receive_sms
-from referrals import csos, erasure, store
+from referrals import csos, store
+from referrals.protocol import cso_keys, erasure_match
 from referrals.desk import client, home as desk_home, store as desk_store
 from harness import LiveServer
 from referrals.keyring import coordinator_key
@@ -151,12 +152,13 @@ def test_erasure_reaches_only_the_desks_holding_that_number(app, tmp_path):
 
 def test_erasure_match_refuses_absurd_parameters():
     notice = {"salt": "AAAAAAAAAAAAAAAAAAAAAA==", "match": "AAAA", "opslimit": 2, "memlimit": 1 << 40}
-    assert not erasure.matches(PHONE, notice)
-    assert not erasure.matches(PHONE, {"salt": "%%%"})
+    assert not erasure_match.matches(PHONE, notice)
+    assert not erasure_match.matches(PHONE, {"salt": "%%%"})
 
 
 def test_expiry_deletes_unfetched_envelopes_and_logs_it(app, tmp_path, monkeypatch):
-    from referrals import days, relay
+    from referrals import relay
+    from referrals.protocol import days
     from referrals.runtime import expire_now
     add_cso(app, tmp_path, "amal")
     ctx = app.extensions["dalil"]
@@ -183,7 +185,7 @@ def test_background_scheduler_starts_and_stops(app):
 
 def test_registry_rejects_bad_input(app, tmp_path):
     db = app.extensions["dalil"].db()
-    public = csos.keygen(tmp_path / "k" / "cso.key")
+    public = cso_keys.keygen(tmp_path / "k" / "cso.key")
     ok = dict(name="X", contact="c", needs=["legal"], areas=["kairouan"], public_bundle=public)
     for bad, message in [({"needs": ["magic"]}, "needs"), ({"areas": []}, "areas"),
                          ({"public_bundle": "ssh-rsa AAAA"}, "public key"), ({"name": " "}, "name")]:
@@ -199,7 +201,7 @@ def test_registry_rejects_bad_input(app, tmp_path):
     with pytest.raises(csos.RegistryError, match="already"):
         csos.register(db, coord, signed, capacity=3)
     with pytest.raises(FileExistsError):
-        csos.keygen(tmp_path / "k" / "cso.key")  # a CSO's key is never overwritten
+        cso_keys.keygen(tmp_path / "k" / "cso.key")  # a CSO's key is never overwritten
     assert store.get_cso(db, "x1")["token_hash"] != b""
 
 

@@ -8,7 +8,8 @@ from click.testing import CliRunner
 from hypothesis import given, settings, strategies as st
 
 from gateway.cli import main
-from referrals import days, notices, report
+from referrals import notices, report
+from referrals.protocol import days
 from test_referral_support import add_cso, refer
 
 MUNICIPALITY = "muni-token-0123456789"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from referrals import csos, intake, note, registry, store
+from referrals import csos, intake, store
+
+from referrals.protocol import cso_keys, note, registry
 from referrals.desk import home as desk_home
 from referrals.keyring import coordinator_key, log_key
 
@@ -42,7 +44,7 @@ def add_cso(app, tmp_path: Path, cso_id: str = "amal", *, needs=("legal", "healt
     """Keygen in a desk folder (the CSO's machine), the coordinator signs its registration, the gateway registers
     it, the desk connects pinning the gateway's and the coordinator's keys. Returns the folder."""
     home = tmp_path / f"desk-{cso_id}"
-    public = csos.keygen(home / desk_home.KEY_FILE)
+    public = cso_keys.keygen(home / desk_home.KEY_FILE)
     ctx = ctx_of(app)
     signed = sign_registration(app, tmp_path, cso_id, public, name=name or f"Association {cso_id.title()}",
                                needs=needs, areas=areas)
@@ -74,7 +76,8 @@ def rewrite_log(app, entries: list[bytes]) -> None:
     """What an operator with the database and the gateway's key file can do: replace the whole log, rebuild its
     tree and sign a checkpoint of it, as the gateway's own code would."""
     from gateway.store import transaction
-    from referrals import ledger, merkle
+    from referrals import ledger
+    from referrals.protocol import merkle
     from referrals.keyring import gateway_key
     ctx = ctx_of(app)
     db = ctx.db()

@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 from flask import g, jsonify, redirect, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
-from gateway import dalil, pages
+from gateway import dalil
+from messages import pages
 from gateway.console import bp, ui, users
 
 log = logging.getLogger(__name__)

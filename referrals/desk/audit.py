@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from referrals import ledger, registry
 from referrals.desk import store
 from referrals.desk.home import Desk
+from referrals.protocol import events, registry
 
 
 @dataclass
@@ -29,7 +29,7 @@ def _short(value, limit: int = 40) -> str:
 
 def check(conn, desk: Desk, index: int, data: bytes) -> list[Finding]:
     try:
-        event = ledger.decode_event(data)
+        event = events.decode_event(data)
     except ValueError:
         return [Finding("entry", {"entry": index}, f"log entry #{index} is not a valid event")]
     kind = event["event"]

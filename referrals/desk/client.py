@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 
 import requests
 
-from referrals import days, erasure, ledger, merkle, note, sealing, witness
 from referrals.desk import audit, store
 from referrals.desk.home import Desk
-from referrals.desk_protocol import sign
+from referrals.protocol import days, erasure_match, events, merkle, note, sealing, witness
+from referrals.protocol.desk_auth import sign
 
 log = logging.getLogger(__name__)
 TIMEOUT = 15
@@ -204,10 +204,10 @@ def _check_envelope(desk: Desk, item: dict, head: note.Checkpoint) -> dict:
         box, signature, leaf = (sealing.unb64(item["envelope"]), sealing.unb64(item["signature"]),
                                 sealing.unb64(item["leaf"]))
         index, proof = int(item["ledger_index"]), [bytes.fromhex(h) for h in item["inclusion"]]
-        event = ledger.decode_event(leaf)
+        event = events.decode_event(leaf)
     except (KeyError, ValueError, TypeError):
         raise sealing.EnvelopeError("malformed envelope record") from None
-    if event["event"] != "created" or event.get("ref") != ledger.ref_hash(item["id"]):
+    if event["event"] != "created" or event.get("ref") != events.ref_hash(item["id"]):
         raise sealing.EnvelopeError("its log entry is not this referral's creation")
     if event.get("envelope") != hashlib.sha256(box).hexdigest():
         raise sealing.EnvelopeError("the envelope differs from the one the log recorded")
@@ -226,7 +226,7 @@ def _erase(desk: Desk, conn, notice: dict, result: SyncResult) -> None:
     if not isinstance(before, int):
         return
     for r in store.referrals(conn):
-        if r["ledger_index"] < before and erasure.matches(r["content"].get("phone", ""), notice):
+        if r["ledger_index"] < before and erasure_match.matches(r["content"].get("phone", ""), notice):
             with store.transaction(conn):
                 store.delete_referral(conn, r["id"])
             result.erased += 1

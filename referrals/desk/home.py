@@ -15,7 +15,7 @@ from nacl.public import PrivateKey
 from nacl.signing import SigningKey, VerifyKey
 
 from messages.i18n import LANGUAGES
-from referrals import csos, note
+from referrals.protocol import cso_keys, note
 
 KEY_FILE, CONFIG_FILE, DB_FILE = "cso.key", "desk.toml", "desk.db"
 
@@ -93,8 +93,8 @@ def load(home: str | os.PathLike) -> Desk:
     except tomllib.TOMLDecodeError as e:
         raise DeskError(f"{home / CONFIG_FILE}: not valid TOML: {e}") from None
     try:
-        box, sign = csos.load_keys(home / KEY_FILE)
-    except csos.RegistryError as e:
+        box, sign = cso_keys.load_keys(home / KEY_FILE)
+    except cso_keys.RegistryError as e:
         raise DeskError(str(e)) from None
     try:
         return Desk(home=home, gateway_url=cfg["gateway_url"], cso_id=cfg["cso_id"], token=cfg["token"],

@@ -24,8 +24,7 @@ from flask import Flask, abort, current_app, redirect, render_template, request,
 from jinja2 import ChoiceLoader, FileSystemLoader
 from markupsafe import Markup, escape
 
-from gateway import pages
-from messages import i18n
+from messages import i18n, pages
 from referrals.desk import client, store
 from referrals.desk.home import Desk
 

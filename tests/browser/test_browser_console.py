@@ -77,7 +77,8 @@ def test_municipality_viewer_is_refused_campaigns_and_subscribers(console):
 
 
 def test_reports_with_suppressed_cells_in_arabic(console, tmp_path, monkeypatch):
-    from referrals import days, notices
+    from referrals import notices
+    from referrals.protocol import days
     from test_referral_support import add_cso, refer
     app = console.live.app
     add_cso(app, tmp_path, needs=("legal", "health"), areas=("kairouan", "medenine"))

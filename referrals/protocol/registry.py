@@ -21,7 +21,7 @@ from pathlib import Path
 
 from nacl.signing import SigningKey
 
-from referrals import note
+from referrals.protocol import note
 
 HEADER = "dalil-registration/v1"
 SIGNED_FIELDS = ("cso", "seq", "active", "name", "contact", "needs", "areas", "box_key", "verify_key")
