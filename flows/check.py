@@ -1,7 +1,8 @@
 """`dalil flows check`: every choice leads somewhere, every text exists in ar, fr and en, every screen fits.
 
 Problems are returned as sentences naming the file, the screen and what is wrong, so that a person editing a
-TOML file can fix it without reading code.
+TOML file can fix it without reading code. The gateway runs the same check at start (flows.runtime) and refuses to
+start on any problem: a dangling goto found by a caller at 2 a.m. is worse than a server that says why it stopped.
 """
 from __future__ import annotations
 
@@ -21,6 +22,13 @@ KNOWN_CATEGORIES = {"jobs", "training", "business", "municipal",
                     "legal", "documents", "health", "shelter", "protection", "food", "work"}
 SAMPLE_VALUE = "Xxxxxxxxxxxx"  # stands in for a {placeholder} when measuring a screen
 USSD_BUDGET = screen_text.USSD_BUDGET
+
+
+def configured(config: dict) -> tuple[Path, Budget, tuple[str, ...]]:
+    """The flows folder, the USSD screen budget and the folded languages the configuration sets."""
+    ussd = config["ussd"]
+    return (Path(config["flows"]["directory"] or DEFINITIONS_DIR), Budget(ussd["screen_gsm7"], ussd["screen_ucs2"]),
+            tuple(ussd["fold_accents"]))
 
 
 def check(directory: Path = DEFINITIONS_DIR, budget: Budget = USSD_BUDGET,

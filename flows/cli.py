@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from flows.definitions import DEFINITIONS_DIR
 from messages.i18n import LANGUAGES
 
 
@@ -17,17 +16,17 @@ def register(main: click.Group) -> None:
         """Menu flows defined as data (TOML) under flows/definitions."""
 
     @flows.command("check")
-    @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=DEFINITIONS_DIR,
-                  show_default=True, help="folder of flow files")
+    @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  show_default="[flows] directory, else the flows Dalil ships", help="folder of flow files")
     @click.pass_obj
     def check_command(obj, directory):
         """Validate every flow: choices lead somewhere, texts exist in ar/fr/en, screens fit the budget
-        (as [ussd] screen_gsm7/screen_ucs2 and fold_accents of the configuration set it)."""
-        from flows.check import check
-        from flows.render import Budget
-        ussd = obj.config()["ussd"]
-        flows_found, problems = check(directory, Budget(ussd["screen_gsm7"], ussd["screen_ucs2"]),
-                                      tuple(ussd["fold_accents"]))
+        (as [ussd] screen_gsm7/screen_ucs2 and fold_accents of the configuration set it). The gateway runs the
+        same check at start and refuses to start on a problem."""
+        from flows.check import check, configured
+        configured_dir, budget, folded = configured(obj.config())
+        directory = directory or configured_dir
+        flows_found, problems = check(directory, budget, folded)
         for problem in problems:
             click.echo(f"error: {problem}", err=True)
         if problems:

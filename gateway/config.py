@@ -131,10 +131,10 @@ def _anchor(cfg: dict, base: Path) -> dict:
     db = cfg["gateway"]["database"]
     if db != ":memory:" and not Path(db).is_absolute():
         cfg["gateway"]["database"] = str(base / db)
-    for key in ("log_file", "keys_dir"):
-        value = cfg["gateway"].get(key)
+    for section, key in (("gateway", "log_file"), ("gateway", "keys_dir"), ("flows", "directory")):
+        value = cfg.get(section, {}).get(key)
         if value and not Path(value).is_absolute():
-            cfg["gateway"][key] = str(base / value)
+            cfg[section][key] = str(base / value)
     return cfg
 
 

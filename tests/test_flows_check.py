@@ -1,6 +1,10 @@
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from flows.check import check
 from flows.definitions import DEFINITIONS_DIR
@@ -76,3 +80,37 @@ def test_the_check_measures_french_screens_with_their_accents_folded(tmp_path, m
     extra = [p for p in unfolded if "'extra'" in p]
     assert len(extra) == 1 and extra[0].startswith(
         "extra.toml: screen 'extra': [fr] an end screen must fit one USSD screen"), extra
+
+
+def dangling_goto(tmp_path: Path) -> Path:
+    folder = copy_flows(tmp_path)
+    main = folder / "main.toml"
+    main.write_text(main.read_text().replace('goto = "work_list" }', 'goto = "wrok" }'))
+    return folder
+
+
+def test_the_app_refuses_to_start_on_a_flow_the_check_rejects(tmp_path, make_config):
+    from gateway import create_app
+    from gateway.config import ConfigError
+    folder = dangling_goto(tmp_path)
+    with pytest.raises(ConfigError) as refused:
+        create_app(make_config(flows={"directory": str(folder)}))
+    assert str(folder) in str(refused.value)
+    assert "main.toml: screen 'main': option 1 goes to unknown screen 'wrok'" in str(refused.value)
+    create_app(make_config(flows={"directory": str(copy_flows(tmp_path / "intact"))}))  # the same folder, intact
+
+
+def test_dalil_serve_stops_naming_the_file_and_the_screen(tmp_path):
+    """`dalil serve` with a config whose [flows] directory (relative to the config file) has a dangling goto:
+    exit status 1 and the problem on stderr, before it serves anything."""
+    dangling_goto(tmp_path)
+    (tmp_path / "dalil.toml").write_text('[gateway]\ndatabase = "dalil.db"\n[flows]\ndirectory = "flows"\n')
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    run = lambda *args: subprocess.run([sys.executable, "-m", "gateway.cli", "--config", "dalil.toml", *args],  # noqa: E731
+                                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert run("init").returncode == 0
+    served = run("serve", "--port", "0")
+    assert served.returncode == 1, served.stdout + served.stderr
+    assert "main.toml: screen 'main': option 1 goes to unknown screen 'wrok'" in served.stderr
+    checked = run("flows", "check")  # the configured folder is what `dalil flows check` checks too
+    assert checked.returncode == 1 and "goes to unknown screen 'wrok'" in checked.stderr
