@@ -1,19 +1,24 @@
-"""Building a Call and a fresh Session for a caller, and queuing what a hop asked to send."""
-from __future__ import annotations
+"""Building a Call and a fresh Session for a caller, and queuing what a hop asked to send.
 
-from flask import abort
+Nothing here knows HTTP: a request the transports cannot make a call of raises BadCall, which the app answers
+with 400 and the reason (flows.runtime), and which a command line reports as it likes."""
+from __future__ import annotations
 
 from flows.actions import Call
 from flows.sessions import Session
 from gateway import contacts, outbox, routing
 
 
+class BadCall(ValueError):
+    """What a provider sent cannot be a call (not a phone number, a session id too long); the text says why."""
+
+
 def caller(ctx, phone: str) -> tuple[str, str]:
-    """(E.164, contact key) for the number a provider sent, or 400 if it is not a phone number."""
+    """(E.164, contact key) for the number a provider sent; BadCall if it is not a phone number."""
     try:
         e164 = contacts.normalize(phone, ctx.config["sms"]["default_region"])
     except contacts.BadNumber as e:
-        abort(400, description=f"phone number: {e}")
+        raise BadCall(f"phone number: {e}") from None
     return e164, contacts.contact_key(ctx.services["contacts_secret"], e164)
 
 

@@ -1,7 +1,10 @@
 """What the flows package keeps alive in the running app: the engine and the live sessions."""
 from __future__ import annotations
 
+from werkzeug.exceptions import BadRequest
+
 from flows import check
+from flows.calls import BadCall
 from flows.engine import Engine
 from flows.sessions import ResumeStore, SessionStore
 from gateway.config import ConfigError
@@ -16,6 +19,8 @@ def init_app(app) -> None:
     ctx.services["ussd_resume"] = ResumeStore(ctx.config["ussd"]["resume_seconds"])
     ctx.services["sms_sessions"] = SessionStore(ctx.config["sms"]["session_idle_minutes"] * 60)
     ctx.services["contacts_secret"] = ctx.secret("contacts")
+    # a webhook the transports cannot make a call of is the provider's mistake: 400 with the reason, as any other
+    app.register_error_handler(BadCall, lambda e: app.handle_http_exception(BadRequest(description=str(e))))
 
 
 def checked_flows(config: dict):

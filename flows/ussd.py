@@ -1,9 +1,7 @@
 """USSD transport: one request per hop, from any aggregator, into the engine."""
 from __future__ import annotations
 
-from flask import abort
-
-from flows.calls import caller, make_call, new_session, queue_outgoing
+from flows.calls import BadCall, caller, make_call, new_session, queue_outgoing
 
 MAX_SESSION_ID = 200
 
@@ -21,7 +19,7 @@ def _new_input(session, text: str, input_mode: str) -> str | None:
 
 def hop(ctx, *, channel: str, session_id: str, phone: str, text: str, input_mode: str):
     if len(session_id) > MAX_SESSION_ID:
-        abort(400, description=f"sessionId longer than {MAX_SESSION_ID} characters")
+        raise BadCall(f"sessionId longer than {MAX_SESSION_ID} characters")
     e164, contact_key = caller(ctx, phone)
     store, engine, db = ctx.services["ussd_sessions"], ctx.services["engine"], ctx.db()
     places = ctx.services["ussd_resume"]
