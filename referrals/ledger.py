@@ -134,9 +134,21 @@ def verify(db, log_key: note.Verifier) -> Verdict:
             verdict.bad(index, f"entry {index} is not a valid event")
         rebuilt.append(data)
     verdict.entries = rebuilt.size
-    levels = rebuilt.store.levels
+    inner_mismatches = _check_nodes(db, rebuilt.store.levels, verdict)
+    _check_checkpoint(db, log_key, rebuilt, verdict)
+    if verdict.first_bad_entry is None and inner_mismatches:
+        verdict.first_bad_entry = min(inner_mismatches)
+    verdict.root = rebuilt.root() if rebuilt.size else merkle.EMPTY_ROOT
+    if verdict.problems and verdict.first_bad_entry is not None:
+        verdict.problems.sort(key=lambda p: 0 if p.startswith(f"entry {verdict.first_bad_entry}") else 1)
+    return verdict
+
+
+def _check_nodes(db, levels: list[list[bytes]], verdict: Verdict) -> list[int]:
+    """Compare the stored nodes with the rebuilt ones. Returns the first entries under inner nodes that disagree:
+    such a node is a symptom, and the leaf or head checks name the cause when they can."""
     seen = [0] * max(len(levels), 1)
-    inner_mismatches = []  # an inner node that disagrees is a symptom; the leaf or head checks name the cause
+    inner_mismatches = []
     for level, index, value in store.iter_nodes(db):
         if level >= len(levels) or index >= len(levels[level]):
             verdict.bad(None, f"ledger node ({level}, {index}) covers entries that do not exist")
@@ -153,22 +165,21 @@ def verify(db, log_key: note.Verifier) -> Verdict:
     for level, row in enumerate(levels):
         if seen[level] != len(row):
             verdict.bad(None, f"{len(row) - seen[level]} stored node(s) missing at level {level}")
+    return inner_mismatches
+
+
+def _check_checkpoint(db, log_key: note.Verifier, rebuilt: merkle.Tree, verdict: Verdict) -> None:
     latest = store.latest_checkpoint(db)
-    if latest is not None:
-        size, signed = latest
-        verdict.checkpoint = size
-        try:
-            cp = note.open_checkpoint(signed, log_key)
-        except note.NoteError as e:
-            verdict.bad(None, f"checkpoint of size {size}: {e}")
-        else:
-            if cp.size > rebuilt.size:
-                verdict.bad(None, f"checkpoint of size {cp.size} is larger than the log ({rebuilt.size} entries)")
-            elif (rebuilt.root(cp.size) if cp.size else merkle.EMPTY_ROOT) != cp.root:
-                verdict.bad(None, f"checkpoint of size {cp.size}: its root does not match entries 0..{cp.size - 1}")
-    if verdict.first_bad_entry is None and inner_mismatches:
-        verdict.first_bad_entry = min(inner_mismatches)
-    verdict.root = rebuilt.root() if rebuilt.size else merkle.EMPTY_ROOT
-    if verdict.problems and verdict.first_bad_entry is not None:
-        verdict.problems.sort(key=lambda p: 0 if p.startswith(f"entry {verdict.first_bad_entry}") else 1)
-    return verdict
+    if latest is None:
+        return
+    size, signed = latest
+    verdict.checkpoint = size
+    try:
+        cp = note.open_checkpoint(signed, log_key)
+    except note.NoteError as e:
+        verdict.bad(None, f"checkpoint of size {size}: {e}")
+        return
+    if cp.size > rebuilt.size:
+        verdict.bad(None, f"checkpoint of size {cp.size} is larger than the log ({rebuilt.size} entries)")
+    elif (rebuilt.root(cp.size) if cp.size else merkle.EMPTY_ROOT) != cp.root:
+        verdict.bad(None, f"checkpoint of size {cp.size}: its root does not match entries 0..{cp.size - 1}")
