@@ -287,6 +287,44 @@ def test_other_mistakes_are_named_precisely(app, change, message):
     assert directory.count_services(db_of(app)) == 0
 
 
+@pytest.mark.parametrize("change, message", [
+    # fields Dalil does not store are still checked against the HSDS 3.0 schema
+    (lambda d: d[0].update(fees_description=5), 'services[0] (id "svc-remada-jobs"): fees_description: '
+                                                "expected a string, got 5"),
+    (lambda d: d[0]["service_at_locations"][0]["location"]["schedules"][0].update(freq="weekly"),
+     'location (id "loc-remada"): schedules[0].freq: expected one of WEEKLY, MONTHLY, got \'weekly\''),
+    (lambda d: d[0]["service_at_locations"][0]["location"].update(location_type="office"),
+     'location (id "loc-remada"): location_type: expected one of physical, postal, virtual, got \'office\''),
+    (lambda d: d[0]["organization"].update(website=["a", "b"]),
+     'services[0] (id "svc-remada-jobs") > organization (id "org-test-agency"): website: expected a string'),
+    # and the x-dalil extension against Dalil's own schema
+    (lambda d: d[1]["x-dalil"].update(national="yes"),
+     'services[1] (id "svc-national-legal"): x-dalil.national: expected true or false, got \'yes\''),
+    (lambda d: d[0]["x-dalil"]["short_name"].update(en=24),
+     'services[0] (id "svc-remada-jobs"): x-dalil.short_name.en: expected a string, got 24'),
+])
+def test_the_shape_is_checked_against_hsds_3_and_the_extension_schema(app, change, message):
+    doc = payload("hsds_nested.json")
+    change(doc)
+    with pytest.raises(DirectoryImportError) as raised:
+        directory.import_hsds(db_of(app), doc)
+    assert message in str(raised.value)
+    assert directory.count_services(db_of(app)) == 0
+
+
+def test_the_export_is_valid_hsds_3(demo_app):
+    """Every exported record passes the vendored HSDS 3.0 schema (and the x-dalil one) as an import checks it."""
+    from flows.directory import schema
+    doc = directory.export_hsds(db_of(demo_app))
+    kinds = {"organizations": "organization", "services": "service", "locations": "location"}
+    checked = 0
+    for kind, records in kinds.items():
+        for record in doc[kind]:
+            schema.check(records, record)
+            checked += 1
+    assert checked == sum(len(doc[k]) for k in kinds) > 50
+
+
 def test_a_document_that_is_not_hsds_is_rejected(app):
     with pytest.raises(DirectoryImportError, match="expected a list of HSDS services"):
         directory.import_hsds(db_of(app), {"hello": "world"})
