@@ -39,12 +39,16 @@ def locale_copy(tmp_path, monkeypatch):
 
 
 def csrf(client) -> str:
+    """The form token a console page carries: Flask-WTF's signature of the secret in the session (made here as
+    Flask-WTF makes it, to spare a page load per POST), or, before the session has one, a page's (the login
+    page, or where it sends a signed-in user)."""
     with client.session_transaction() as s:
-        token = s.get("csrf")
-    if token is None:
-        page = client.get("/console/login")
-        token = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
-    return token
+        secret = s.get("csrf_token")
+    if secret is None:
+        page = client.get("/console/login", follow_redirects=True)
+        return re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
+    from itsdangerous import URLSafeTimedSerializer
+    return URLSafeTimedSerializer(client.application.secret_key, salt="wtf-csrf-token").dumps(secret)
 
 
 def login(client, username: str, password: str = PASSWORD, follow: bool = False):

@@ -3,18 +3,19 @@
 The session is Flask's signed cookie (HttpOnly, SameSite=Lax, set in create_app). It holds the user id, the
 account's ``session_epoch`` (a role or password change, or deactivation, raises it and ends open sessions),
 the CSRF token and two times: a session idle for ``IDLE_SECONDS`` or older than ``MAX_SECONDS`` has expired.
-Every POST carries the session's CSRF token, as a form field or an ``X-CSRF-Token`` header (fetch calls).
+Every POST carries a CSRF token tied to the session (Flask-WTF's CSRFProtect: signed, checked against the
+session's secret, and on HTTPS against the Referer), as a form field or an ``X-CSRF-Token`` header (fetch calls).
+Only the console's pages are checked: webhooks and the desks' API are not browser forms and sign their own calls.
 """
 from __future__ import annotations
 
-import hmac
 import logging
-import secrets
 import sqlite3
 import time
 from urllib.parse import urlsplit
 
 from flask import g, jsonify, redirect, request, session, url_for
+from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from werkzeug.exceptions import HTTPException
 
 from gateway import dalil
@@ -30,17 +31,23 @@ PUBLIC = {"console.login", "console.set_language", "console.static"}
 UPLOAD_LIMITS = {"console.directory_import": 8 * 1024 * 1024}
 
 
-def csrf_token() -> str:
-    token = session.get("csrf")
-    if not token:
-        token = session["csrf"] = secrets.token_urlsafe(32)
-    return token
+csrf = CSRFProtect()
+
+
+@bp.record_once
+def _csrf_setup(state) -> None:
+    state.app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # checked in _before, for the console's POSTs
+    state.app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # as long as the session, which has its own limits
+    csrf.init_app(state.app)
 
 
 def _csrf_ok() -> bool:
-    expected = session.get("csrf")
-    given = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
-    return bool(expected and given) and hmac.compare_digest(expected.encode(), given.encode())
+    try:
+        csrf.protect()
+    except CSRFError as e:
+        log.warning("console: refused a POST to %s: %s", request.path, e.description)
+        return False
+    return True
 
 
 def wants_json() -> bool:
@@ -108,7 +115,6 @@ def _before():
     if request.endpoint not in PUBLIC and g.user is None:
         return _needs_login(expired)
     if request.method == "POST" and not _csrf_ok():
-        log.warning("console: refused a POST to %s with a missing or stale CSRF token", request.path)
         if wants_json():
             return jsonify(error=ui.t("console.csrf.message")), 400
         back = request.referrer if _safe_next(urlsplit(request.referrer or "").path) else None
@@ -125,7 +131,7 @@ def _headers(response):
 def _context():
     if request.blueprint != "console" and not _in_console():
         return {}
-    return {**ui.template_context(), "csrf_token": csrf_token}
+    return {**ui.template_context(), "csrf_token": generate_csrf}
 
 
 # -- error pages: in the user's language, never a stack trace ------------------------------------------------
@@ -215,8 +221,9 @@ def login():
                 chosen_lang = session.get("lang")
                 session.clear()
                 now = time.time()
+                # session.clear() dropped the CSRF secret too: a token from before signing in is refused
                 session.update(uid=user["id"], epoch=user["session_epoch"], since=now, seen=now,
-                               csrf=secrets.token_urlsafe(32), lang=chosen_lang or user["language"])
+                               lang=chosen_lang or user["language"])
                 log.info("console: %s signed in (%s)", user["username"], user["role"])
                 target = _safe_next(request.args.get("next"))
                 if target and not _forbidden_target(user["role"], target):
