@@ -12,7 +12,7 @@
    inbox, entries, audit, cosignature. With desks syncing every 2 minutes, this bounds the detection window.
 5. the time `dalil ledger verify` takes on a log of --verify events (every leaf and node, the checkpoint).
 6. the size of an inclusion proof and of a consistency proof in a tree of --proof leaves (in memory, the same
-   referrals.merkle code), checked against the root: logarithmic, ceil(log2 n) hashes of 32 bytes.
+   referrals.protocol.merkle code), checked against the root: logarithmic, ceil(log2 n) hashes of 32 bytes.
 Target (issues 4, 11): at least 2,000 appends/s.
 """
 from __future__ import annotations

@@ -71,7 +71,7 @@ MIGRATIONS: list[str] = [
         signature BLOB NOT NULL
     );
     """,
-    # registrations signed by the coordinator (referrals.registry) and checkpoints signed on a schedule
+    # registrations signed by the coordinator (referrals.protocol.registry) and checkpoints signed on a schedule
     # (referrals.ledger) replace the per-append heads; desks cosign checkpoints as witnesses
     """
     ALTER TABLE csos ADD COLUMN registration_index INTEGER;
