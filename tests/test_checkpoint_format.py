@@ -3,8 +3,8 @@
 1. The example Go's golang.org/x/mod/sumdb/note documentation publishes (Peter Neumann's note and verifier key)
    verifies with referrals.protocol.note, and signing its text with the documented private key gives the same bytes.
 2. A checkpoint the gateway writes verifies with a second implementation written here from the specs
-   (c2sp.org/signed-note, tlog-checkpoint, tlog-cosignature), sharing no code with referrals.protocol.note: only hashlib,
-   base64 and libsodium's bare Ed25519 verify. The same for a desk's cosignature.
+   (c2sp.org/signed-note, tlog-checkpoint, tlog-cosignature), sharing no code with referrals.protocol.note: only
+   hashlib, base64 and libsodium's bare Ed25519 verify. The same for a desk's cosignature.
 """
 from __future__ import annotations
 
