@@ -312,6 +312,18 @@ def test_the_shape_is_checked_against_hsds_3_and_the_extension_schema(app, chang
     assert directory.count_services(db_of(app)) == 0
 
 
+def test_a_refusal_carries_its_record_and_field(app):
+    """The console shows an importer's refusal next to the form field it is about: from these, not the text."""
+    doc = payload("hsds_nested.json")
+    doc[0]["x-dalil"]["short_name"]["ar"] = TOO_LONG_AR
+    with pytest.raises(DirectoryImportError) as raised:
+        directory.import_hsds(db_of(app), doc)
+    assert raised.value.record == 'services[0] (id "svc-remada-jobs")'
+    assert raised.value.field == "x-dalil.short_name.ar"
+    from gateway.console.directory_forms import form_field
+    assert form_field(raised.value.field) == "short_ar"
+
+
 def test_the_export_is_valid_hsds_3(demo_app):
     """Every exported record passes the vendored HSDS 3.0 schema (and the x-dalil one) as an import checks it."""
     from flows.directory import schema

@@ -15,11 +15,16 @@ _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}")
 
 
 class DirectoryImportError(ValueError):
-    """A document that cannot be imported; the message names the record (index and id) and the field."""
+    """A document that cannot be imported; the message names the record (index and id) and the field, and
+    ``record`` and ``field`` hold them (None for the document as a whole), so a form can show it by its field."""
+
+    def __init__(self, message: str, record: str | None = None, field: str | None = None):
+        super().__init__(message)
+        self.record, self.field = record, field
 
 
 def fail(where: str, field: str, problem: str):
-    raise DirectoryImportError(f"{where}: {field}: {problem}")
+    raise DirectoryImportError(f"{where}: {field}: {problem}", where, field)
 
 
 def record_name(collection: str, index: int | None, rec) -> str:

@@ -139,6 +139,16 @@ def write(db, records: dict[str, dict], categories: dict[str, list[str]], linked
                     _upsert(db, table, row)
 
 
+def location_links(db, service_id: str) -> dict[str, str]:
+    """Location id -> the id of the service's link to it, in the order the links were made."""
+    return {r[0]: r[1] for r in db.execute("SELECT location_id, id FROM service_at_location WHERE service_id = ? "
+                                           "ORDER BY id", [service_id])}
+
+
+def count(db, table: str) -> int:
+    return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608 (fixed names, bound values)
+
+
 def retire_service(db, service_id: str) -> bool:
     with transaction(db):
         return db.execute("UPDATE services SET status = 'retired' WHERE id = ?", [service_id]).rowcount > 0
