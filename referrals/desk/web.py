@@ -1,8 +1,9 @@
 """The desk's local inbox: a small Flask app on 127.0.0.1, served by waitress on the caseworker's machine.
 
 It reads only the desk's own SQLite file, so it works with no connection; decisions are queued and go to the
-gateway at the next sync. Forms carry a per-process token and the Host header must be the loopback address, so
-a web page open in the same browser cannot post decisions (CSRF) or read the inbox through DNS rebinding.
+gateway at the next sync. Forms carry Flask-WTF's CSRF token (its session key is made at start) and the Host
+header must be the loopback address, so a web page open in the same browser cannot post decisions (CSRF) or
+read the inbox through DNS rebinding.
 
 It looks like the staff console: the same stylesheet (served from the console's static folder, nothing from
 outside), system fonts, ar/fr/en with a switch on every page. Every code an envelope carries (need, area,
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 
 import phonenumbers
 from flask import Flask, abort, current_app, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import ChoiceLoader, FileSystemLoader
 from markupsafe import Markup, escape
 
@@ -28,6 +30,7 @@ from messages import i18n, pages
 from referrals.desk import client, store
 from referrals.desk.home import Desk
 
+_csrf = CSRFProtect()
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 # the console's stylesheet and page parts, shared: one look for every page Dalil serves
 CONSOLE = Path(__file__).resolve().parent.parent.parent / "gateway" / "console"
@@ -67,7 +70,12 @@ def create_desk_app(desk: Desk) -> Flask:
     app.jinja_loader = ChoiceLoader([FileSystemLoader(str(Path(__file__).parent / "templates")),
                                      FileSystemLoader(str(CONSOLE / "templates"))])
     app.json.ensure_ascii = False
-    app.extensions["desk"] = _Served(desk, secrets.token_urlsafe(24), _area_names())
+    # forms carry Flask-WTF's CSRF token, tied to a session signed with a key made at start: a page from before
+    # a restart cannot post (as with the per-process token this replaced)
+    app.config.update(SECRET_KEY=secrets.token_bytes(32), WTF_CSRF_CHECK_DEFAULT=False, WTF_CSRF_TIME_LIMIT=None,
+                      SESSION_COOKIE_SAMESITE="Strict")
+    _csrf.init_app(app)
+    app.extensions["desk"] = _Served(desk, _area_names())
     app.extensions["desk.sync_lock"] = app.extensions["desk"].sync_lock
     app.before_request(_guard)
     app.after_request(_headers)
@@ -83,9 +91,8 @@ def create_desk_app(desk: Desk) -> Flask:
 
 @dataclass
 class _Served:
-    """What the desk's views share: the desk, the form token of this process, area names, one sync at a time."""
+    """What the desk's views share: the desk, area names, one sync at a time."""
     desk: Desk
-    csrf: str
     areas: dict
     sync_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -158,7 +165,7 @@ def _alert_text(alert: dict) -> Markup:
 def _helpers():
     current, served = _lang(), _served()
     return {"t": _tr, "label": _label, "area": _area, "day": _day_text, "moment": _moment, "phone": _phone,
-            "alert_text": _alert_text, "csrf": served.csrf, "lang": current, "rtl": i18n.is_rtl(current),
+            "alert_text": _alert_text, "lang": current, "rtl": i18n.is_rtl(current),
             "languages": i18n.LANGUAGES, "cso": served.desk.cso_id, "number": lambda n: i18n.number(n, current),
             "plural": lambda key, n: i18n.plural(current, key, n)}
 
@@ -169,8 +176,11 @@ def _guard():
     host = (request.host or "").rsplit(":", 1)[0]
     if host not in LOCAL_HOSTS:
         abort(403, description="the desk answers on the loopback address only")
-    if request.method == "POST" and not secrets.compare_digest(request.form.get("csrf", ""), _served().csrf):
-        abort(403, description="stale or missing form token: reload the page")
+    if request.method == "POST":
+        try:
+            _csrf.protect()
+        except CSRFError:
+            abort(403, description="stale or missing form token: reload the page")
 
 
 def _headers(response):  # the console's headers; pages hold a person's number and note: never cached
