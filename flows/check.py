@@ -59,8 +59,10 @@ def _screen_problems(screen: Screen, flows: Flows, actions) -> list[str]:
     is_router = screen.on_enter and not screen.options and not screen.text
     if not screen.text and screen.type != "detail" and not is_router:
         problems.append("has no text")
-    problems += [f"text '{key}' missing in {', '.join(i18n.missing_languages(key))}"
-                 for key in _text_keys(screen) if i18n.missing_languages(key)]
+    for key in _text_keys(screen):
+        missing = i18n.missing_languages(key)
+        if missing:
+            problems.append(f"text '{key}' missing in {', '.join(missing)}")
     for n, option in enumerate(screen.options, start=1):
         problems += [f"option {n} {p}" for p in _option_problems(option, flows, actions)]
     if screen.type in ("menu", "detail") and not screen.options and not is_router:
@@ -88,27 +90,6 @@ def _type_problems(screen: Screen, flows: Flows) -> list[str]:
     problems = []
     if screen.type == "end" and screen.options:
         problems.append("an end screen cannot have options")
-    return problems + _kind_problems(screen, flows)
-
-
-def _option_problems(option, flows: Flows, actions) -> list[str]:
-    problems = []
-    if not option.label:
-        problems.append("has no label")
-    if not option.goto and not option.action:
-        problems.append("leads nowhere (no goto, no action)")
-    if option.action and option.action not in actions:
-        problems.append(f"names unknown action '{option.action}'")
-    if option.goto and option.goto not in flows.screens:
-        problems.append(f"goes to unknown screen '{option.goto}'")
-    if "language" in option.set and option.set["language"] not in i18n.LANGUAGES:
-        problems.append(f"sets an unknown language {option.set['language']!r}")
-    return problems
-
-
-def _kind_problems(screen: Screen, flows: Flows) -> list[str]:
-    """What the list, areas and input screens need beyond any screen's text and options."""
-    problems = []
     if screen.type in ("list", "areas", "input"):
         if not screen.goto:
             problems.append(f"a {screen.type} screen needs goto")
