@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gateway import store  # noqa: E402
+from gateway import schemas, store  # noqa: E402
 from gateway.store import transaction  # noqa: E402
 from nacl.signing import SigningKey  # noqa: E402
 from referrals import ledger  # noqa: E402
@@ -40,7 +40,7 @@ ORIGIN = "dalil.local/referrals"
 
 def fresh_db(folder: str, name: str):
     db = store.connect(str(Path(folder) / name))
-    store.migrate(db)
+    store.migrate(db, schemas())
     return db
 
 

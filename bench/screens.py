@@ -175,7 +175,7 @@ def governorate_screens(app, lang: str) -> dict[str, float]:
     from flows.actions import Call
     from flows.sessions import Session
     ctx = app.extensions["dalil"]
-    engine, db = ctx.services["engine"], ctx.db()
+    engine, db = ctx.services.engine, ctx.db()
     found = {}
     for screen in engine.flows.screens.values():
         if screen.type != "areas" or screen.level != "governorate":

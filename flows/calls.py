@@ -19,7 +19,7 @@ def caller(ctx, phone: str) -> tuple[str, str]:
         e164 = contacts.normalize(phone, ctx.config["sms"]["default_region"])
     except contacts.BadNumber as e:
         raise BadCall(f"phone number: {e}") from None
-    return e164, contacts.contact_key(ctx.services["contacts_secret"], e164)
+    return e164, contacts.contact_key(ctx.services.contacts_secret, e164)
 
 
 def new_session(ctx, db, contact_key: str) -> Session:

@@ -14,11 +14,11 @@ from messages import i18n
 def init_app(app) -> None:
     ctx = app.extensions["dalil"]
     i18n.catalogs()  # parse the .po files once now, not in every worker thread at the first calls
-    ctx.services["engine"] = Engine(checked_flows(ctx.config))
-    ctx.services["ussd_sessions"] = SessionStore(ctx.config["ussd"]["session_seconds"])
-    ctx.services["ussd_resume"] = ResumeStore(ctx.config["ussd"]["resume_seconds"])
-    ctx.services["sms_sessions"] = SessionStore(ctx.config["sms"]["session_idle_minutes"] * 60)
-    ctx.services["contacts_secret"] = ctx.secret("contacts")
+    ctx.services.engine = Engine(checked_flows(ctx.config))
+    ctx.services.ussd_sessions = SessionStore(ctx.config["ussd"]["session_seconds"])
+    ctx.services.ussd_resume = ResumeStore(ctx.config["ussd"]["resume_seconds"])
+    ctx.services.sms_sessions = SessionStore(ctx.config["sms"]["session_idle_minutes"] * 60)
+    ctx.services.contacts_secret = ctx.secret("contacts")
     # a webhook the transports cannot make a call of is the provider's mistake: 400 with the reason, as any other
     app.register_error_handler(BadCall, lambda e: app.handle_http_exception(BadRequest(description=str(e))))
 

@@ -43,7 +43,7 @@ def _converse(ctx, db, phone: str, advance) -> list[str]:
     """One hop of the number's conversation, its session locked; ``advance`` moves it and returns
     (session, call, reply)."""
     e164, contact_key = caller(ctx, phone)
-    store, engine = ctx.services["sms_sessions"], ctx.services["engine"]
+    store, engine = ctx.services.sms_sessions, ctx.services.engine
     key = f"sms:{contact_key}"
     with store.lock(key):
         session, call, reply = advance(engine, store.get(key), lambda: new_session(ctx, db, contact_key),

@@ -21,8 +21,8 @@ def hop(ctx, *, channel: str, session_id: str, phone: str, text: str, input_mode
     if len(session_id) > MAX_SESSION_ID:
         raise BadCall(f"sessionId longer than {MAX_SESSION_ID} characters")
     e164, contact_key = caller(ctx, phone)
-    store, engine, db = ctx.services["ussd_sessions"], ctx.services["engine"], ctx.db()
-    places = ctx.services["ussd_resume"]
+    store, engine, db = ctx.services.ussd_sessions, ctx.services.engine, ctx.db()
+    places = ctx.services.ussd_resume
     key = f"{channel}:{session_id}"
     with store.lock(key):
         session = store.get(key)
@@ -50,4 +50,4 @@ def hop(ctx, *, channel: str, session_id: str, phone: str, text: str, input_mode
 
 
 def end(ctx, *, channel: str, session_id: str) -> None:
-    ctx.services["ussd_sessions"].drop(f"{channel}:{session_id}")
+    ctx.services.ussd_sessions.drop(f"{channel}:{session_id}")

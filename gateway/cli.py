@@ -1,7 +1,6 @@
-"""The `dalil` command. Each package adds its own subcommands from its own cli module."""
+"""The `dalil` command. Each package adds its own subcommands from its own cli module, listed at the end."""
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import sys
@@ -9,10 +8,6 @@ import sys
 import click
 
 from gateway import config as config_module
-
-CLI_MODULES = ("gateway.commands", "gateway.delivery_cli", "flows.cli", "flows.directory_cli", "messages.cli",
-               "referrals.cli", "gateway.console.cli", "polls.cli", "jobs.cli")
-
 
 class Context:
     """What every subcommand shares: the config, and the database it names (never created by accident)."""
@@ -80,12 +75,22 @@ def segments(text: str) -> None:
     click.echo(json.dumps(count(text).as_dict()))
 
 
-def _load_subcommands() -> None:
-    for name in CLI_MODULES:
-        importlib.import_module(name).register(main)
+def _add_subcommands() -> None:
+    """Each package's commands: its cli module's register(main) adds them to the group."""
+    from flows import cli as flows_cli
+    from flows import directory_cli
+    from gateway import commands, delivery_cli
+    from gateway.console import cli as console_cli
+    from jobs import cli as jobs_cli
+    from messages import cli as messages_cli
+    from polls import cli as polls_cli
+    from referrals import cli as referrals_cli
+    for package_cli in (commands, delivery_cli, flows_cli, directory_cli, messages_cli, referrals_cli, console_cli,
+                        polls_cli, jobs_cli):
+        package_cli.register(main)
 
 
-_load_subcommands()
+_add_subcommands()
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -1,21 +1,17 @@
 """Configuration: a TOML file (or a mapping of the same shape), checked against a schema before anything starts.
 
-Each package declares the sections it owns in its own ``settings`` module as ``SCHEMA``; this module merges
-them, so a package adds keys without touching anyone else's file. A string value ``"env:NAME"`` is read from
-the environment variable NAME, which is how secrets stay out of the file.
+Each package declares the sections it owns in its own ``settings`` module as ``SCHEMA``; ``schema()`` lists
+those modules and merges them. A string value ``"env:NAME"`` is read from the environment variable NAME, which
+is how secrets stay out of the file.
 """
 from __future__ import annotations
 
 import copy
-import importlib
 import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
-
-SETTINGS_MODULES = ("gateway.settings", "flows.settings", "messages.settings", "referrals.settings",
-                    "polls.settings", "jobs.settings")
 
 
 class ConfigError(Exception):
@@ -32,9 +28,18 @@ class Key:
 
 
 def schema() -> dict[str, dict[str, Key]]:
+    """Every package's sections. The settings modules are data (only ``Key`` declarations), so this core module
+    may list them; a new package's settings are added here."""
+    from flows import settings as flows_settings
+    from gateway import settings as gateway_settings
+    from jobs import settings as jobs_settings
+    from messages import settings as messages_settings
+    from polls import settings as polls_settings
+    from referrals import settings as referrals_settings
     merged: dict[str, dict[str, Key]] = {}
-    for name in SETTINGS_MODULES:
-        for section, keys in importlib.import_module(name).SCHEMA.items():
+    for package in (gateway_settings, flows_settings, messages_settings, referrals_settings, polls_settings,
+                    jobs_settings):
+        for section, keys in package.SCHEMA.items():
             merged.setdefault(section, {}).update(keys)
     return merged
 

@@ -81,14 +81,9 @@ def register(main: click.Group) -> None:
 
 
 def _package_sections(ctx):
-    """Packages add their own figures through a ``status_section(ctx)`` in their runtime module."""
-    import importlib
-
-    from gateway import INIT_MODULES
-    for name in INIT_MODULES:
-        section = getattr(importlib.import_module(name), "status_section", None)
-        if section is not None:
-            yield section(ctx)
+    """Packages' own figures: a ``status_section(ctx)`` in their runtime module, listed here."""
+    from referrals import runtime as referrals_runtime
+    yield referrals_runtime.status_section(ctx)
 
 
 def _when(ts, tz_name: str) -> str:

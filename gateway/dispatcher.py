@@ -14,7 +14,6 @@ backoff with jitter, counted against the channel's circuit; permanent error -> f
 """
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import random
@@ -24,85 +23,18 @@ import sqlite3
 import threading
 import time
 
-import requests
-
-from gateway import health, outbox, routing, store
+from gateway import channel_state, channels, health, outbox, routing, store
+from gateway.holds import held_back, report_opt_out
+from gateway.ratelimit import SharedBucket
 from gateway.store import transaction
 
 log = logging.getLogger(__name__)
 
-SENDERS = {"twilio": "gateway.channels.twilio:Sender", "africastalking": "gateway.channels.africastalking:Sender",
-           "kannel": "gateway.channels.kannel:Sender", "gammu": "gateway.channels.gammu:Sender"}
-# Channels whose device side is read each cycle (gammu-smsd's received messages, send results, modem heartbeat).
-POLLERS = {"gammu": "gateway.channels.gammu:poll"}
 HOUSEKEEPING_SECONDS = 5.0
 SUCCESS_WRITE_SECONDS = 1.0  # channel_health.last_success is written at most this often per channel
 TIMEOUT_MARGIN_SECONDS = 1.0
 RECORD_TRIES = 3  # busy_timeout is 10 s a try
 SENSITIVE_RETRY_MIN, SENSITIVE_RETRY_SPREAD = 10.0, 60.0
-# Packages whose hold(ctx, db, msg_id) may keep a claimed message back at the last moment (a subscriber opted out,
-# a campaign paused, quiet hours began); a held message has already been moved by the check.
-SEND_CHECK_MODULES = ("messages.sendcheck",)
-_send_checks: list | None = None
-
-
-def opt_out(db, e164: str, reason: str, channel: str) -> bool:
-    """A provider says this number refuses our messages (Twilio 21610, AT blacklist): opt it out everywhere."""
-    subscribers = importlib.import_module("messages.subscribers")
-    try:
-        return subscribers.opt_out(db, e164, channel=channel, via=reason)
-    except Exception:
-        log.exception("opt-out failed (reason: %s, channel: %s)", reason, channel)
-        return False
-
-
-def held_back(ctx, db, msg_id: int) -> str | None:
-    """Why a claimed message must not go now, or None. A check that fails holds the message too (its lease runs
-    out and a later pass tries again): texting someone who said STOP is worse than a late message."""
-    for check in _checks():
-        try:
-            reason = check(ctx, db, msg_id)
-        except Exception:
-            log.exception("send check %s failed on message %s; holding it", check.__module__, msg_id)
-            return "send check failed"
-        if reason:
-            return reason
-    return None
-
-
-def _checks() -> list:
-    global _send_checks
-    if _send_checks is None:  # resolved once: a missing module is searched for on disk each time it is imported
-        found = []
-        for name in SEND_CHECK_MODULES:
-            try:
-                module = _optional_module(name)
-            except ImportError:
-                log.exception("send check %s cannot be imported; messages go without it", name)
-                continue
-            if module is not None and hasattr(module, "hold"):
-                found.append(module.hold)
-        _send_checks = found
-    return _send_checks
-
-
-def _optional_module(name: str):
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as e:
-        if e.name != name:
-            raise
-        return None
-
-
-def provider_session(url: str) -> requests.Session:
-    """A kept-alive session for one provider host, with the proxy and CA settings read from the environment
-    once. requests re-reads them on every call, which costs a third of a send on a fast link."""
-    session = requests.Session()
-    session.proxies.update(requests.utils.get_environ_proxies(url))  # honours no_proxy for this host
-    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-    session.trust_env = False
-    return session
 
 
 def backoff(attempts: int, base: float, cap: float, retry_after: float | None = None) -> float:
@@ -110,64 +42,6 @@ def backoff(attempts: int, base: float, cap: float, retry_after: float | None = 
     delay = min(cap, base * 2 ** max(attempts - 1, 0))
     delay = random.uniform(delay / 2, delay)  # noqa: S311 (jitter, not a secret)
     return max(delay, retry_after or 0.0)
-
-
-class SharedBucket:
-    """A token bucket in segments per second whose level is a row of rate_buckets: every dispatcher on the
-    database draws from the same bucket. It holds one second's worth; a message longer than that goes when the
-    bucket is full and leaves it in debt."""
-
-    def __init__(self, ctx, channel: str, rate: float):
-        self.ctx, self.channel, self.rate = ctx, channel, rate
-        self.capacity = max(rate, 1.0)
-
-    def _read(self, db, now: float) -> tuple[float, bool]:
-        """(tokens now, whether the stored stamp is in the future: the clock was set back since)."""
-        row = db.execute("SELECT tokens, updated_at FROM rate_buckets WHERE channel = ?", [self.channel]).fetchone()
-        if row is None:
-            return self.capacity, False
-        return min(self.capacity, row[0] + max(0.0, now - row[1]) * self.rate), row[1] > now
-
-    def _level(self, db, now: float) -> float:
-        return self._read(db, now)[0]
-
-    def _store(self, db, tokens: float, now: float) -> None:
-        db.execute("INSERT INTO rate_buckets (channel, tokens, updated_at) VALUES (?, ?, ?) "
-                   "ON CONFLICT(channel) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at",
-                   [self.channel, tokens, now])
-
-    def try_take(self, n: float) -> float:
-        """Take n tokens and return 0, or take none and return how long to wait."""
-        db, now = self.ctx.db(), time.time()
-        need = min(n, self.capacity)
-        with transaction(db):
-            level, stamped_ahead = self._read(db, now)
-            if level >= need:
-                self._store(db, level - n, now)
-                return 0.0
-            if stamped_ahead:  # re-anchor, or the bucket would not refill until the clock caught up again
-                self._store(db, level, now)
-        return (need - level) / self.rate
-
-    def take(self, n: float, stop: threading.Event, deadline: float) -> bool:
-        """Wait for n tokens; False if stopped, or if they would come after ``deadline`` (time.time())."""
-        while not stop.is_set():
-            wait = self.try_take(n)
-            if wait == 0.0:
-                return True
-            if time.time() + wait > deadline:
-                return False
-            stop.wait(wait)
-        return False
-
-    def available(self) -> float:
-        return self._level(self.ctx.db(), time.time())
-
-    def take_now(self, n: float) -> None:
-        """Take without waiting (the SMSSync phone already has the messages)."""
-        db, now = self.ctx.db(), time.time()
-        with transaction(db):
-            self._store(db, self._level(db, now) - n, now)
 
 
 class Dispatcher:
@@ -225,7 +99,7 @@ class Dispatcher:
         self._poll_devices()
         router = routing.build(self.ctx.config, db, now)
         handled = 0
-        for channel in routing.PUSH_CHANNELS:
+        for channel in routing.push_channels():
             if channel in router.available and not self.stop_event.is_set():
                 handled += self._run_channel(db, router, channel)
         return handled
@@ -301,8 +175,7 @@ class Dispatcher:
     def _sender(self, channel: str):
         sender = self._senders.get(channel)
         if sender is None:
-            module, attr = SENDERS[channel].split(":")
-            sender = self._senders[channel] = getattr(importlib.import_module(module), attr)(self.ctx)
+            sender = self._senders[channel] = channels.get(channel).sender(self.ctx)
         return sender
 
     def _send_one(self, db, msg: outbox.Outgoing) -> bool:
@@ -340,7 +213,7 @@ class Dispatcher:
             return
         with transaction(db):
             self._needs_scrub |= outbox.mark_sent(db, msg.id, provider_id, now)
-            health.record_success(db, msg.channel, now)
+            channel_state.record_success(db, msg.channel, now)
         self._success_written[msg.channel] = time.monotonic()
         self._failing.discard(msg.channel)
 
@@ -352,7 +225,7 @@ class Dispatcher:
             delay = max(delay, SENSITIVE_RETRY_MIN) + random.uniform(0, SENSITIVE_RETRY_SPREAD)  # noqa: S311 (jitter)
         with transaction(db):
             outbox.mark_retry(db, msg.id, self.owner, error.reason, now + delay, now)
-            opened = health.record_failure(db, msg.channel, error.reason, s["circuit_failures"],
+            opened = channel_state.record_failure(db, msg.channel, error.reason, s["circuit_failures"],
                                            s["circuit_open_seconds"], now)
         self._failing.add(msg.channel)
         log.warning("message %s on %s: %s; next try in %.1fs", msg.id, msg.channel, error.reason, delay)
@@ -366,16 +239,15 @@ class Dispatcher:
             self._needs_scrub |= outbox.mark_failed(db, msg.id, error.reason)
         log.info("message %s on %s failed for good: %s", msg.id, msg.channel, error.reason)
         if error.opt_out and msg.to:
-            opt_out(db, msg.to, error.reason, msg.channel)
+            report_opt_out(self.ctx, db, msg.to, error.reason, msg.channel)
 
     # -- housekeeping ----------------------------------------------------------------------------------------
 
     def _poll_devices(self) -> None:
-        configured = routing.configured_channels(self.ctx.config)
-        for channel, spec in POLLERS.items():
-            if channel in configured:
-                module, attr = spec.split(":")
-                getattr(importlib.import_module(module), attr)(self.ctx)
+        """Read the device side of the channels that have one (gammu-smsd: received messages, results, heartbeat)."""
+        for channel in channels.ALL:
+            if channel.poll is not None and channel.ready(self.ctx.config):
+                channel.poll(self.ctx)
 
     def _check_links(self, db, now: float) -> None:
         if time.monotonic() - self._last_link_check < self.ctx.config["links"]["check_seconds"]:
@@ -449,13 +321,14 @@ class DispatcherPool:
 
 def start_background(app) -> None:
     ctx = app.extensions["dalil"]
-    if not ctx.config["dispatcher"]["enabled"] or "dispatcher" in ctx.services:
+    if not ctx.config["dispatcher"]["enabled"] or ctx.services.dispatcher is not None:
         return
-    ctx.services["dispatcher"] = DispatcherPool(ctx).start()
+    ctx.services.dispatcher = DispatcherPool(ctx).start()
 
 
 def stop_background(app, timeout: float = 20.0) -> None:
-    pool = app.extensions["dalil"].services.pop("dispatcher", None)
+    services = app.extensions["dalil"].services
+    pool, services.dispatcher = services.dispatcher, None
     if pool is not None:
         pool.stop()
         pool.join(timeout)

@@ -1,9 +1,6 @@
-"""Channel health and GET /healthz.
-
-``channel_health`` holds, per channel, the last success, the last error, the run of consecutive transient
-failures and the circuit breaker (``open_until``: routing leaves the channel out until then), and for a pull
-channel (the SMSSync phone) when it last polled. The dispatcher writes it; routing, /healthz and `dalil status`
-read it.
+"""Health: `dalil status`'s and GET /healthz's figures (outbox depth, per channel state and whether it routes now),
+and the links that say when they are down (``link_alerts``: staff get one SMS per change, through another route).
+The per channel state itself is gateway.channel_state.
 """
 from __future__ import annotations
 
@@ -13,65 +10,12 @@ import time
 
 from flask import Blueprint, jsonify, request
 
-from gateway import dalil
-from gateway import outbox
+from gateway import channel_state, outbox, routing
+from gateway.context import dalil
 from gateway.store import transaction
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
-
-
-# last success, last error and last message in, to the minute: a reply's send time (or the answer that led to it)
-# would date the hop that queued it, and a referral with it; the links' silence limits are minutes
-HEALTH_GRAIN = 60.0
-
-
-def _coarse(t: float) -> float:
-    return t - t % HEALTH_GRAIN
-
-
-def record_success(db, channel: str, now: float | None = None) -> None:
-    now = _coarse(time.time() if now is None else now)
-    db.execute(
-        "INSERT INTO channel_health (channel, last_success, consecutive_failures) VALUES (?, ?, 0) "
-        "ON CONFLICT(channel) DO UPDATE SET last_success = excluded.last_success, consecutive_failures = 0, "
-        "open_until = NULL", [channel, now])
-
-
-def record_failure(db, channel: str, error: str, threshold: int, open_seconds: float,
-                   now: float | None = None) -> bool:
-    """Count one transient failure; at ``threshold`` in a row the circuit opens. Returns True when it is open."""
-    now = time.time() if now is None else now
-    row = db.execute(
-        "INSERT INTO channel_health (channel, last_error, last_error_text, consecutive_failures, open_until) "
-        "VALUES (?1, ?2, ?3, 1, CASE WHEN ?4 <= 1 THEN ?5 END) "
-        "ON CONFLICT(channel) DO UPDATE SET last_error = excluded.last_error, "
-        "last_error_text = excluded.last_error_text, consecutive_failures = consecutive_failures + 1, "
-        "open_until = CASE WHEN consecutive_failures + 1 >= ?4 THEN ?5 ELSE open_until END "
-        "RETURNING open_until",
-        [channel, _coarse(now), outbox.clean_error(error), threshold, now + open_seconds]).fetchone()
-    return bool(row and row[0] and row[0] > now)
-
-
-def record_seen(db, channel: str, now: float | None = None) -> None:
-    """A pull channel (the SMSSync phone) polled: it is online."""
-    now = time.time() if now is None else now
-    db.execute("INSERT INTO channel_health (channel, last_seen) VALUES (?, ?) "
-               "ON CONFLICT(channel) DO UPDATE SET last_seen = excluded.last_seen", [channel, now])
-
-
-def record_inbound(db, channel: str, now: float | None = None) -> None:
-    """A message came in on this channel: the link is alive."""
-    now = _coarse(time.time() if now is None else now)
-    db.execute("INSERT INTO channel_health (channel, last_in) VALUES (?, ?) "
-               "ON CONFLICT(channel) DO UPDATE SET last_in = excluded.last_in", [channel, now])
-
-
-def channel_rows(db) -> dict[str, dict]:
-    cols = ("last_success", "last_error", "last_error_text", "consecutive_failures", "open_until", "last_seen",
-            "last_in")
-    return {row[0]: dict(zip(cols, row[1:])) for row in db.execute(
-        f"SELECT channel, {', '.join(cols)} FROM channel_health")}  # noqa: S608 (fixed names, bound values)
 
 
 def snapshot(db, config: dict | None = None, now: float | None = None) -> dict:
@@ -79,9 +23,8 @@ def snapshot(db, config: dict | None = None, now: float | None = None) -> dict:
     now = time.time() if now is None else now
     states = outbox.counts_by_state(db)
     oldest = outbox.oldest_queued(db)
-    channels = channel_rows(db)
+    channels = channel_state.channel_rows(db)
     if config is not None:
-        from gateway import routing
         available = routing.available_channels(config, db, now)
         for name in routing.configured_channels(config):
             channels.setdefault(name, {"last_success": None, "last_error": None, "last_error_text": None,
@@ -110,20 +53,19 @@ def silent_after_seconds(config: dict, channel: str) -> float:
 def links(db, config: dict, now: float | None = None) -> dict[str, dict]:
     """Per configured channel: last message in, last out, last poll (phone, modem), how long it has been silent,
     and whether that is past its limit. A link never heard from counts from when the dispatcher began watching."""
-    from gateway import routing
     now = time.time() if now is None else now
-    rows = channel_rows(db)
+    rows = channel_state.channel_rows(db)
     watched = dict(db.execute("SELECT channel, watched_since FROM link_alerts").fetchall())
     out = {}
     for name in routing.configured_channels(config):
         row = rows.get(name, {})
-        last_poll = row.get("last_seen") if name in routing.POLLED_CHANNELS else None
+        last_poll = row.get("last_seen") if name in routing.polled_channels() else None
         heard = [t for t in (row.get("last_in"), row.get("last_success"), last_poll) if t]
         since = max(heard) if heard else watched.get(name)
         silent = max(0.0, now - since) if since else None
         limit = silent_after_seconds(config, name)
         out[name] = {"last_in": row.get("last_in"), "last_out": row.get("last_success"), "last_poll": last_poll,
-                     "polled": name in routing.POLLED_CHANNELS, "silent_seconds": silent,
+                     "polled": name in routing.polled_channels(), "silent_seconds": silent,
                      "silent_after_seconds": limit, "down": silent is not None and silent > limit}
     return out
 
@@ -136,7 +78,7 @@ def check_links(ctx, db, now: float | None = None) -> list[tuple[str, str, float
     with transaction(db):
         for name in links(db, config, now):
             db.execute("INSERT INTO link_alerts (channel, watched_since) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                       [name, _coarse(now)])  # to the minute, as the other link times
+                       [name, channel_state.coarse(now)])  # to the minute, as the other link times
         state = links(db, config, now)
         told = dict(db.execute("SELECT channel, down_since FROM link_alerts").fetchall())
         changes = []
@@ -144,7 +86,7 @@ def check_links(ctx, db, now: float | None = None) -> list[tuple[str, str, float
             was_down = told.get(name) is not None
             if link["down"] != was_down:
                 db.execute("UPDATE link_alerts SET down_since = ? WHERE channel = ?",
-                           [_coarse(now) if link["down"] else None, name])
+                           [channel_state.coarse(now) if link["down"] else None, name])
                 changes.append((name, "down" if link["down"] else "up", link["silent_seconds"] or 0.0))
         for name, change, silent in changes:
             _alert_staff(ctx, db, state, name, change, silent, now)
@@ -157,13 +99,12 @@ def check_links(ctx, db, now: float | None = None) -> list[tuple[str, str, float
 
 
 def _alert_staff(ctx, db, state: dict, name: str, change: str, silent: float, now: float) -> None:
-    from gateway import routing
     from messages import i18n
     config = ctx.config
     lang = config["gateway"]["default_language"]
     text = i18n.t(lang, f"links.sms.{change}", channel=name, minutes=int(silent // 60))
     available = routing.available_channels(config, db, now)
-    others = [c for c in routing.CHANNELS if c != name and c in available and not state.get(c, {}).get("down")]
+    others = [c for c in routing.channel_names() if c != name and c in available and not state.get(c, {}).get("down")]
     for number in config["links"]["alert_numbers"]:
         outbox.enqueue(db, str(number), text, kind="notice", channel=others[0] if others else None,
                        idempotency_key=f"link:{name}:{change}:{int(now)}:{number}",

@@ -3,20 +3,18 @@
 Providers re-send (Africa's Talking for up to 12 hours until it gets a 200), so each message is recorded by a
 hash of its provider id in the same transaction that queues its reply: a re-send finds the hash and does
 nothing, a crash before commit leaves neither, and the provider's next try is processed afresh.
+
+Who answers is the features' business: the keyword handlers, then the menus, as the assembly hooked them in
+(``ctx.hooks``); this module imports none of them.
 """
 from __future__ import annotations
 
 import hashlib
-import importlib
 import time
 from dataclasses import dataclass
-from typing import Callable
 
-from gateway import health, outbox, routing
+from gateway import channel_state, outbox, routing
 from gateway.store import transaction
-
-# Packages that answer keywords (JOIN, STOP, HELP, erasure ...) before the menu conversation sees the text.
-KEYWORD_MODULES = ("messages.keywords", "referrals.keywords", "polls.keywords", "jobs.keywords")
 
 
 @dataclass(frozen=True)
@@ -27,21 +25,12 @@ class InboundSMS:
     provider_id: str
 
 
-Handler = Callable[["object", "object", InboundSMS], "list[str] | None"]
-
-
-def _handlers() -> list[Handler]:
-    return [importlib.import_module(name).handle for name in KEYWORD_MODULES]
-
-
 def dedupe_key(channel: str, provider_id: str) -> str:
     return hashlib.sha256(f"{channel}:{provider_id}".encode()).hexdigest()
 
 
 def receive_sms(ctx, sms: InboundSMS) -> bool:
     """Handle one inbound SMS exactly once; returns False when it was a re-send already handled."""
-    from flows import sms as conversation
-
     db = ctx.db()
     key = dedupe_key(sms.channel, sms.provider_id)
     with transaction(db):
@@ -50,14 +39,14 @@ def receive_sms(ctx, sms: InboundSMS) -> bool:
                          [key, float(int(time.time() // 3600) * 3600)])
         if not cur.rowcount:
             return False
-        health.record_inbound(db, sms.channel)
+        channel_state.record_inbound(db, sms.channel)
         replies = None
-        for handler in _handlers():
+        for handler in ctx.hooks.keywords:  # JOIN, STOP, HELP, the erasure words ... (gateway.initialize)
             replies = handler(ctx, db, sms)
             if replies is not None:
                 break
         if replies is None:
-            replies = conversation.handle(ctx, db, sms.phone, sms.text)
+            replies = ctx.hooks.conversation(ctx, db, sms.phone, sms.text)
         for i, body in enumerate(replies):
             for j, piece in enumerate(routing.fit(ctx.config, sms.phone, body)):  # a one-segment route: several
                 outbox.enqueue(db, sms.phone, piece, kind="reply", idempotency_key=f"reply:{key}:{i}" + (

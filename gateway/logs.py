@@ -61,3 +61,11 @@ def setup(level: str = "INFO", log_file: str = "") -> None:
     root.setLevel(level)
     # APScheduler reports every job run at INFO; a small office log wants only its warnings
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
+
+
+ERROR_CHARS = 200  # a provider error as stored and logged
+
+
+def clean_error(text: str) -> str:
+    """Provider error texts often quote the number ('The To number +216... is invalid'): mask it, keep it short."""
+    return redact(" ".join(str(text).split()))[:ERROR_CHARS]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from gateway import memkey
-from gateway.logs import redact
+from gateway.logs import clean_error  # the channels classify provider errors with outbox.clean_error
 from gateway.store import transaction
 from messages.segments import count
 
@@ -37,8 +37,6 @@ _WIPE_IF_SENSITIVE = ("to_number = CASE WHEN sensitive THEN NULL ELSE to_number 
                       "sealed_by = NULL")
 DROPPED = "dropped: the process that held its key stopped before it was sent"
 DAY = 86400
-
-ERROR_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -71,11 +69,6 @@ class Transient(SendError):
 
 class Permanent(SendError):
     """Never retry this message: invalid number, landline, opted out."""
-
-
-def clean_error(text: str) -> str:
-    """Provider error texts often quote the number ('The To number +216... is invalid'): mask it, keep it short."""
-    return redact(" ".join(str(text).split()))[:ERROR_CHARS]
 
 
 def enqueue(db, to_number: str, body: str, *, kind: str = "reply", idempotency_key: str | None = None,

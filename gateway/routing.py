@@ -14,14 +14,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from gateway import health
+from gateway import channel_state
 from messages.segments import count
-
-PUSH_CHANNELS = ("twilio", "africastalking", "kannel", "gammu")
-PULL_CHANNELS = ("smssync",)
-CHANNELS = PUSH_CHANNELS + PULL_CHANNELS
-# Channels behind a device that must be heard from (the phone polls, gammu-smsd updates its modem's row).
-POLLED_CHANNELS = ("smssync", "gammu")
 
 
 class RouteLimit(ValueError):
@@ -33,30 +27,36 @@ def max_segments(config: dict, channel: str | None) -> int:
     return int(config.get(f"channels.{channel}", {}).get("max_segments") or 0) if channel else 0
 
 
+def _channels():
+    """The channel registry. Imported when first asked for: the channels' modules use the outbox, which asks
+    routing where a message goes, so routing cannot load them while it is itself being loaded."""
+    from gateway import channels
+    return channels
+
+
+def channel_names() -> tuple[str, ...]:
+    """Every channel that sends, in fallback order."""
+    return _channels().names()
+
+
+def push_channels() -> tuple[str, ...]:
+    """The channels the dispatcher sends through (the SMSSync phone pulls its own)."""
+    return _channels().names(push=True)
+
+
+def polled_channels() -> tuple[str, ...]:
+    """Channels behind a device that must be heard from (the phone polls, gammu-smsd updates its modem's row)."""
+    return _channels().names(polled=True)
+
+
 def configured_channels(config: dict) -> list[str]:
     """Enabled channels that have what they need to send."""
-    found = []
-    for name in CHANNELS:
-        section = config.get(f"channels.{name}", {})
-        if not section.get("enabled"):
-            continue
-        if name == "twilio" and not (section["account_sid"] and section["auth_token"] and section["from_number"]):
-            continue
-        if name == "africastalking" and not (section["username"] and section["api_key"]):
-            continue
-        if name == "smssync" and not section["secret"]:
-            continue  # a phone without a shared secret would hand messages to anyone who asks
-        if name == "kannel" and not (section["sendsms_url"] and section["username"]):
-            continue
-        if name == "gammu" and not section["smsd_database"]:
-            continue
-        found.append(name)
-    return found
+    return [c.name for c in _channels().ROUTED if c.ready(config)]
 
 
 def available_channels(config: dict, db, now: float | None = None) -> set[str]:
     now = time.time() if now is None else now
-    rows = health.channel_rows(db)
+    rows = channel_state.channel_rows(db)
     available = set()
     longest = config["dispatcher"]["circuit_open_seconds"]
     for name in configured_channels(config):
@@ -64,7 +64,7 @@ def available_channels(config: dict, db, now: float | None = None) -> set[str]:
         # open until a time further ahead than a circuit ever opens for: the clock was set back; it has had its rest
         if row.get("open_until") and now < row["open_until"] <= now + longest:
             continue
-        if name in POLLED_CHANNELS:
+        if name in polled_channels():
             seen = row.get("last_seen")
             if not seen or now - seen > config[f"channels.{name}"]["offline_after_seconds"]:
                 continue
@@ -75,7 +75,7 @@ def available_channels(config: dict, db, now: float | None = None) -> set[str]:
 def _rules(config: dict) -> list[tuple[str, str]]:
     rules = []
     for rule in config["dispatcher"]["routes"]:
-        if isinstance(rule, (list, tuple)) and len(rule) == 2 and rule[1] in CHANNELS:
+        if isinstance(rule, (list, tuple)) and len(rule) == 2 and rule[1] in channel_names():
             rules.append((str(rule[0]), str(rule[1])))
     if config.get("channels.smssync", {}).get("enabled"):
         rules += [(str(prefix), "smssync") for prefix in config["channels.smssync"]["prefixes"]]
@@ -130,7 +130,7 @@ def _like_prefix(prefix: str) -> str:
 
 
 def _limits(config: dict) -> dict[str, int]:
-    return {name: max_segments(config, name) for name in CHANNELS if max_segments(config, name)}
+    return {name: max_segments(config, name) for name in channel_names() if max_segments(config, name)}
 
 
 _installed_rules: list[tuple[str, str]] = []
@@ -148,13 +148,13 @@ def hint(to_number: str) -> str:
 
 def build(config: dict, db, now: float | None = None) -> Router:
     return Router(rules=_rules(config), available=available_channels(config, db, now),
-                  fallback=list(PUSH_CHANNELS), limits=_limits(config))
+                  fallback=list(push_channels()), limits=_limits(config))
 
 
 def planned(config: dict) -> Router:
     """The routes as configured, whatever is up now: where a number's messages are meant to go. Limits are left
     out so that ``choose`` names the route a long message would be refused by, not one it would slip through."""
-    return Router(rules=_rules(config), available=set(configured_channels(config)), fallback=list(PUSH_CHANNELS))
+    return Router(rules=_rules(config), available=set(configured_channels(config)), fallback=list(push_channels()))
 
 
 def check_length(config: dict, to_number: str, segments: int, requested: str | None = None) -> None:

@@ -1,30 +1,30 @@
-"""Background work that runs inside `dalil serve`: each package's start/stop hooks."""
+"""Background work that runs inside `dalil serve`: the dispatcher and each package's scheduled jobs."""
 from __future__ import annotations
 
-import importlib
 
-RUNTIME_MODULES = ("gateway.dispatcher", "messages.runtime", "referrals.runtime", "polls.runtime", "jobs.runtime")
-
-
-def _hooks(name: str):
-    for module_name in RUNTIME_MODULES:
-        yield getattr(importlib.import_module(module_name), name)
+def _packages():
+    from gateway import dispatcher
+    from jobs import runtime as jobs_runtime
+    from messages import runtime as messages_runtime
+    from polls import runtime as polls_runtime
+    from referrals import runtime as referrals_runtime
+    return (dispatcher, messages_runtime, referrals_runtime, polls_runtime, jobs_runtime)
 
 
 def start_background(app) -> None:
-    for hook in _hooks("start_background"):
-        hook(app)
+    for package in _packages():
+        package.start_background(app)
 
 
 def stop_background(app) -> None:
-    for hook in _hooks("stop_background"):
-        hook(app)
+    for package in _packages():
+        package.stop_background(app)
 
 
 def every(app, service: str, job_id: str, run, minutes: float) -> None:
     """A package's periodic job in `dalil serve`: ``run(ctx)`` now and every ``minutes``, one at a time, on its own
-    APScheduler (kept in ctx.services[service] for stop). A failed run is logged and the next one retries; the
-    worker thread's database connection is closed after each run."""
+    APScheduler, kept for stop in the field of ctx.services named ``service`` (gateway.context.Services). A failed
+    run is logged and the next one retries; the worker thread's database connection is closed after each run."""
     import logging
     from datetime import datetime, timezone
 
@@ -46,10 +46,12 @@ def every(app, service: str, job_id: str, run, minutes: float) -> None:
     scheduler.add_job(guarded, "interval", args=[ctx], id=job_id, next_run_time=datetime.now(timezone.utc),
                       minutes=minutes, coalesce=True, max_instances=1)
     scheduler.start()
-    ctx.services[service] = scheduler
+    setattr(ctx.services, service, scheduler)
 
 
 def stop(app, service: str) -> None:
-    scheduler = app.extensions["dalil"].services.pop(service, None)
+    services = app.extensions["dalil"].services
+    scheduler = getattr(services, service)
+    setattr(services, service, None)
     if scheduler is not None:
         scheduler.shutdown(wait=True)

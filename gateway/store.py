@@ -1,21 +1,27 @@
 """The one SQLite file: connections, pragmas, and versioned migrations collected from every package.
 
 Each package keeps its SQL in its own store module, which lists ``MIGRATIONS`` (SQL scripts, applied in order,
-never edited once released: add a new one instead). The version reached by each package is kept in
-``schema_versions``.
+never edited once released: add a new one instead); ``gateway.schemas()`` lists the store modules. The version
+reached by each package is kept in ``schema_versions``.
 """
 from __future__ import annotations
 
-import importlib
 import sqlite3
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterable, Sequence
 
 import sqlite_utils
 
-MIGRATION_MODULES = ("gateway.store", "flows.store", "messages.store", "referrals.store", "polls.store",
-                     "jobs.store")
+
+@dataclass(frozen=True)
+class Schema:
+    """One package's tables: its migration scripts in order, its version kept in schema_versions by name."""
+    package: str
+    migrations: Sequence[str]
+
 
 MIGRATIONS = [
     # contacts are keyed by a keyed hash of the number, never the number: the referral privacy test scans the
@@ -215,13 +221,13 @@ def _run(conn, begin: str, db):
     conn.execute("COMMIT")
 
 
-def migrate(db: sqlite_utils.Database) -> dict[str, int]:
-    """Apply every package's pending migrations; returns the version each package is at."""
+def migrate(db: sqlite_utils.Database, schemas: Iterable[Schema]) -> dict[str, int]:
+    """Apply each package's pending migrations, in the order given (``gateway.schemas()``: a package's tables
+    may refer to those of the packages before it); returns the version each package is at."""
     db.execute("CREATE TABLE IF NOT EXISTS schema_versions (package TEXT PRIMARY KEY, version INTEGER NOT NULL)")
     reached = {}
-    for name in MIGRATION_MODULES:
-        steps = importlib.import_module(name).MIGRATIONS
-        package = name.split(".")[0]
+    for schema in schemas:
+        steps, package = schema.migrations, schema.package
         row = db.execute("SELECT version FROM schema_versions WHERE package = ?", [package]).fetchone()
         current = row[0] if row else 0
         for version, script in enumerate(steps[current:], start=current + 1):

@@ -19,7 +19,7 @@ def _words(key: str) -> set[str]:
 
 def _key(ctx, e164: str) -> str:
     from gateway import contacts
-    return contacts.contact_key(ctx.services["contacts_secret"], e164)
+    return contacts.contact_key(ctx.services.contacts_secret, e164)
 
 
 def handle(ctx, db, sms) -> list[str] | None:
@@ -32,7 +32,7 @@ def handle(ctx, db, sms) -> list[str] | None:
         return None
     key = _key(ctx, sms.phone)
     row = store.profile(db, key)
-    if row is None or not row["prompt"] or ctx.services["sms_sessions"].get(f"sms:{key}") is not None:
+    if row is None or not row["prompt"] or ctx.services.sms_sessions.get(f"sms:{key}") is not None:
         return None
     lang, prompt = row["language"], row["prompt"]
     if prompt == "renew":

@@ -2,7 +2,7 @@
 the reminders and follow-ups that are due (jobs.matching.housekeeping)."""
 from __future__ import annotations
 
-SERVICE = "jobs.scheduler"
+SERVICE = "jobs_scheduler"  # the field of gateway.context.Services
 
 
 def run_now(ctx) -> dict:

@@ -274,7 +274,7 @@ def route_problems(ctx, db, campaign: Campaign) -> list[str]:
     refused at preview and at send, naming the route and the limit, never cut."""
     from gateway import routing
     config = ctx.config
-    limits = {c: routing.max_segments(config, c) for c in routing.CHANNELS if routing.max_segments(config, c)}
+    limits = {c: routing.max_segments(config, c) for c in routing.channel_names() if routing.max_segments(config, c)}
     if not limits:
         return []
     route, route_params = routing.planned(config).sql(number="s.phone", requested="NULL", segments="1")

@@ -4,9 +4,6 @@ from __future__ import annotations
 from gateway.config import ConfigError
 from messages.quiet import QuietHoursError
 
-SERVICE = "campaign_scheduler"
-
-
 def init_app(app) -> None:
     """A bad [campaigns] quiet_hours or [gateway] timezone stops the program at start, not at 21:00."""
     from messages.campaigns import quiet_hours
@@ -19,11 +16,12 @@ def init_app(app) -> None:
 def start_background(app) -> None:
     from messages.schedule import CampaignScheduler
     ctx = app.extensions["dalil"]
-    if SERVICE not in ctx.services:
-        ctx.services[SERVICE] = CampaignScheduler(ctx).start()
+    if ctx.services.campaign_scheduler is None:
+        ctx.services.campaign_scheduler = CampaignScheduler(ctx).start()
 
 
 def stop_background(app) -> None:
-    scheduler = app.extensions["dalil"].services.pop(SERVICE, None)
+    services = app.extensions["dalil"].services
+    scheduler, services.campaign_scheduler = services.campaign_scheduler, None
     if scheduler is not None:
         scheduler.stop()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, g, redirect, request, url_for
 
 from flows import directory as dirmod
-from gateway import dalil
+from gateway.context import dalil
 from gateway.console import charts, ui
 from messages.i18n import LANGUAGES, is_rtl
 from polls import lifecycle, results, store

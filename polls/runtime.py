@@ -3,7 +3,7 @@ a poll is open, truncates the WAL (polls.lifecycle.housekeeping)."""
 from __future__ import annotations
 
 JOB_ID = "polls-close"
-SERVICE = "polls.scheduler"
+SERVICE = "polls_scheduler"  # the field of gateway.context.Services
 
 
 def close_due_now(ctx) -> list[int]:

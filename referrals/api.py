@@ -18,7 +18,7 @@ import time
 from flask import Blueprint, abort, jsonify, request
 from nacl.signing import VerifyKey
 
-from gateway import dalil
+from gateway.context import dalil
 from gateway.channels.common import storable
 from referrals import csos, ledger, relay, report, store, witness
 from referrals.protocol import desk_auth, sealing

@@ -44,7 +44,9 @@ def _repeated(ctx, phone: str) -> bool:
 
     Kept in memory only, keyed by an HMAC under a secret made at start and never written down, so the
     limiter is no list of who asked: a restart forgets both."""
-    state = ctx.services.setdefault("referrals.erasure_recent", {"secret": secrets.token_bytes(32), "seen": {}})
+    if ctx.services.referrals_erasure_recent is None:
+        ctx.services.referrals_erasure_recent = {"secret": secrets.token_bytes(32), "seen": {}}
+    state = ctx.services.referrals_erasure_recent
     now = time.monotonic()
     seen = state["seen"]
     for k in [k for k, t in seen.items() if now - t > REPEAT_SECONDS]:

@@ -10,9 +10,9 @@ from referrals.protocol import note, registry
 
 
 def gateway_key(ctx) -> SigningKey:
-    key = ctx.services.get("referrals.signing_key")
+    key = ctx.services.referrals_signing_key
     if key is None:
-        key = ctx.services["referrals.signing_key"] = keys.signing_key(ctx.keys_dir)
+        key = ctx.services.referrals_signing_key = keys.signing_key(ctx.keys_dir)
     return key
 
 

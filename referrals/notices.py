@@ -24,13 +24,15 @@ _lock = threading.Lock()
 
 def count_later(ctx, month: str, need: str, governorate: str) -> None:
     with _lock:
-        ctx.services.setdefault("referrals.counts", Counter())[(month, need, governorate)] += 1
+        if ctx.services.referrals_counts is None:
+            ctx.services.referrals_counts = Counter()
+        ctx.services.referrals_counts[(month, need, governorate)] += 1
 
 
 def flush(ctx, db) -> int:
     """Add the counts held in memory to the counters, and queue the digests. Returns the digests queued."""
     with _lock:
-        held = ctx.services.pop("referrals.counts", Counter())
+        held, ctx.services.referrals_counts = ctx.services.referrals_counts or Counter(), None
     with transaction(db):
         for (month, need, governorate), n in sorted(held.items()):
             store.count_referral(db, month, need, governorate, n)

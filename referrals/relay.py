@@ -95,9 +95,9 @@ def checkpoint_due(ctx, db, force: bool = False) -> tuple[int, str]:
     The time is kept in memory only: a row would date the checkpoint, and with it the referrals it covers."""
     origin, key = ctx.config["referrals"]["log_origin"], gateway_key(ctx)
     now = time.monotonic()
-    last = ctx.services.get("referrals.checkpoint_at")
+    last = ctx.services.referrals_checkpoint_at
     if force or last is None or now - last >= ctx.config["referrals"]["checkpoint_minutes"] * 60:
-        ctx.services["referrals.checkpoint_at"] = now
+        ctx.services.referrals_checkpoint_at = now
         return ledger.sign_checkpoint(db, key, origin)
     return ledger.current_checkpoint(db, key, origin)
 

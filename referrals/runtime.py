@@ -84,11 +84,12 @@ def start_background(app) -> None:
     scheduler.add_job(flush_now, "interval", args=[ctx], id=NOTICE_JOB_ID, seconds=window, jitter=window // 2,
                       coalesce=True, max_instances=1)
     scheduler.start()
-    ctx.services["referrals.scheduler"] = scheduler
+    ctx.services.referrals_scheduler = scheduler
 
 
 def stop_background(app) -> None:
-    scheduler = app.extensions["dalil"].services.pop("referrals.scheduler", None)
+    services = app.extensions["dalil"].services
+    scheduler, services.referrals_scheduler = services.referrals_scheduler, None
     if scheduler is not None:
         scheduler.shutdown(wait=True)
         flush_now(app.extensions["dalil"])  # the counts held in memory go to the counters before the process ends

@@ -147,10 +147,10 @@ def test_the_real_scheduler_runs_a_run_due_while_down_and_reregisters_after_a_re
 def test_serve_hooks_start_and_stop_the_scheduler(app):
     from messages import runtime
     runtime.start_background(app)
-    scheduler = app.extensions["dalil"].services[runtime.SERVICE]
+    scheduler = app.extensions["dalil"].services.campaign_scheduler
     assert scheduler.scheduler.running
     runtime.stop_background(app)
-    assert not scheduler.scheduler.running and runtime.SERVICE not in app.extensions["dalil"].services
+    assert not scheduler.scheduler.running and app.extensions["dalil"].services.campaign_scheduler is None
 
 
 def test_bad_quiet_hours_stop_the_app_at_start(make_config):

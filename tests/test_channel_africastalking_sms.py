@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
-import types
 
 import pytest
 
@@ -77,9 +75,8 @@ def state_of(app, msg):
 
 def test_delivery_reports_move_the_message(app, client, monkeypatch):
     opted = []
-    module = types.ModuleType("messages.subscribers")
-    module.opt_out = lambda db, phone, *, channel, via: opted.append((phone, channel, via))
-    monkeypatch.setitem(sys.modules, "messages.subscribers", module)
+    monkeypatch.setattr(app.extensions["dalil"].hooks, "opt_out",
+                        lambda db, phone, *, channel, via: opted.append((phone, channel, via)))
     ok = sent_row(app, "ATXid_ok")
     blocked = sent_row(app, "ATXid_blocked")
     rejected = sent_row(app, "ATXid_rejected")

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from gateway import create_app, health, outbox, routing
+from gateway import create_app, channel_state, outbox, routing
 from gateway.channels import gammu
 from gateway.dispatcher import Dispatcher
 from gateway.store import close_thread_connections
@@ -73,7 +73,7 @@ def test_messages_wait_while_the_modem_is_not_polling_then_go_with_parts_and_uni
     assert {r[1] for r in rows} == {"Unicode_No_Compression"}
     assert "".join(r[2] for r in rows) == ARABIC and all(len(r[2]) <= 67 for r in rows)
     assert [r[3][-4:] for r in rows] == ["0201", "0202"]  # concatenation headers: part 1 of 2, 2 of 2
-    assert health.channel_rows(db)["gammu"]["last_seen"]  # the modem's last poll
+    assert channel_state.channel_rows(db)["gammu"]["last_seen"]  # the modem's last poll
 
 
 def test_delivery_reports_update_the_outbox_and_gammus_copy_is_deleted(app, smsd):

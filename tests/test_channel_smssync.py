@@ -9,7 +9,7 @@ import pytest
 
 from harness import PAYLOADS
 from fakes import FakeTwilio
-from gateway import create_app, health, outbox
+from gateway import create_app, channel_state, outbox
 from gateway.dispatcher import Dispatcher
 from gateway.store import close_thread_connections
 
@@ -77,7 +77,7 @@ def test_wrong_or_missing_secret_is_refused_with_a_reason(app, client, secret, r
     assert response.status_code == 403 and response.json == {"error": "Forbidden", "reason": reason}
     assert poll(client, secret).status_code == 403
     assert states(app) == {}
-    assert "smssync" not in health.channel_rows(db_of(app))  # a stranger does not make the phone look online
+    assert "smssync" not in channel_state.channel_rows(db_of(app))  # a stranger does not make the phone look online
 
 
 @pytest.mark.parametrize("change", [{"from": ""}, {"from": "hello"}])

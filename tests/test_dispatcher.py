@@ -2,7 +2,6 @@
 recovery, permanent failure, expiry, the shared rate limit, fallback routing and the wipe of sensitive rows."""
 from __future__ import annotations
 
-import sys
 import threading
 import time
 import types
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fakes import FakeAfricasTalking, FakeTwilio
-from gateway import health, initialize, outbox
+from gateway import channel_state, initialize, outbox
 from gateway.config import load
 from gateway.dispatcher import Dispatcher, DispatcherPool, backoff, start_background, stop_background
 from gateway.store import close_thread_connections
@@ -68,7 +67,7 @@ def test_sends_with_the_twilio_client_and_records_the_sid(make_ctx, twilio):
     assert twilio.messages[0]["to"] == TN and twilio.messages[0]["from"] == twilio.from_number
     assert twilio.messages[0]["status_callback"] == "http://127.0.0.1:8080/hooks/twilio/status"
     assert [row(db, i)["provider_id"] for i in ids] == [m["id"] for m in twilio.messages]
-    assert health.channel_rows(db)["twilio"]["last_success"]
+    assert channel_state.channel_rows(db)["twilio"]["last_success"]
 
 
 def test_throttled_message_waits_then_goes(make_ctx, twilio):
@@ -94,13 +93,13 @@ def test_outage_of_any_length_loses_nothing(make_ctx, twilio):
     for _ in range(30):  # a while of connection refused: retries, then the circuit opens
         dispatcher.run_once()
         time.sleep(0.02)
-    state = health.channel_rows(db)["twilio"]
+    state = channel_state.channel_rows(db)["twilio"]
     assert state["consecutive_failures"] >= 3 and state["last_error_text"].startswith("cannot reach Twilio")
     assert outbox.counts_by_state(db) == {"queued": 20}
     twilio.up()
     assert drain(dispatcher, db) == {"sent": 20}
     assert sorted(twilio.bodies()) == sorted(f"m{i}" for i in range(20))
-    assert health.channel_rows(db)["twilio"]["consecutive_failures"] == 0
+    assert channel_state.channel_rows(db)["twilio"]["consecutive_failures"] == 0
     assert all(row(db, i)["error"] is None for i in ids)
 
 
@@ -130,12 +129,10 @@ def test_permanent_errors_fail_at_once_with_the_reason(make_ctx, twilio, code, r
     assert twilio.messages == []
 
 
-def test_unsubscribed_21610_fails_and_opts_the_number_out(make_ctx, twilio, monkeypatch):
+def test_unsubscribed_21610_fails_and_opts_the_number_out(make_ctx, twilio):
     calls = []
-    module = types.ModuleType("messages.subscribers")
-    module.opt_out = lambda db, phone, *, channel, via: calls.append((phone, channel, via))
-    monkeypatch.setitem(sys.modules, "messages.subscribers", module)
     ctx = make_ctx(twilio)
+    ctx.hooks.opt_out = lambda db, phone, *, channel, via: calls.append((phone, channel, via))
     db = ctx.db()
     twilio.fail_next("permanent", code=21610)
     msg = outbox.enqueue(db, TN, "news", kind="notice")
@@ -225,7 +222,7 @@ def test_runs_inside_serve_and_stops(make_ctx, twilio, make_config):
         assert twilio.wait_for(1, timeout=5) and twilio.bodies() == ["from serve"]
     finally:
         stop_background(app)
-    assert "dispatcher" not in ctx.services
+    assert ctx.services.dispatcher is None
 
 
 def test_a_channel_bug_does_not_lose_the_message(make_ctx, twilio, monkeypatch):
@@ -305,8 +302,7 @@ def test_dalil_dispatch_until_empty(make_config, twilio, tmp_path):
     assert sorted(twilio.bodies()) == sorted(f"m{i}" for i in range(30))
 
 
-def test_a_send_check_can_hold_a_claimed_message_back(make_ctx, twilio, monkeypatch):
-    import gateway.dispatcher as dispatcher_module
+def test_a_send_check_can_hold_a_claimed_message_back(make_ctx, twilio):
     ctx = make_ctx(twilio)
     db = ctx.db()
     keep, hold = outbox.enqueue(db, TN, "goes"), outbox.enqueue(db, TN, "paused campaign", kind="blast")
@@ -318,15 +314,11 @@ def test_a_send_check_can_hold_a_claimed_message_back(make_ctx, twilio, monkeypa
                    [time.time() + 3600, msg_id])
         return "paused"
 
-    module = types.ModuleType("messages.sendcheck")
-    module.hold = check
-    monkeypatch.setitem(sys.modules, "messages.sendcheck", module)
-    monkeypatch.setattr(dispatcher_module, "_send_checks", None)
+    ctx.hooks.send_checks = (check,)
     Dispatcher(ctx).run_once()
     assert twilio.bodies() == ["goes"]
     assert row(db, keep)["state"] == "sent" and row(db, hold)["state"] == "queued"
-    module.hold = lambda ctx, db, msg_id: 1 / 0  # a broken check holds the message: better late than unwanted
-    monkeypatch.setattr(dispatcher_module, "_send_checks", None)
+    ctx.hooks.send_checks = (lambda ctx, db, msg_id: 1 / 0,)  # a broken check holds it: better late than unwanted
     db.execute("UPDATE outbox SET not_before = 0 WHERE id = ?", [hold])
     Dispatcher(ctx).run_once()
     assert twilio.bodies() == ["goes"]

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from gateway import health, initialize, outbox, routing
+from gateway import channel_state, initialize, outbox, routing
 from gateway.config import load
 from gateway.store import close_thread_connections, connect, transaction
 
@@ -164,7 +164,7 @@ ROUTES = [["+21620", "smssync"], ["+2165", "africastalking"], ["+216", "twilio"]
 ])
 def test_router_choice_and_its_sql_agree(ctx, available, number, requested, expected):
     router = routing.Router(rules=[tuple(r) for r in ROUTES], available=available,
-                            fallback=list(routing.PUSH_CHANNELS))
+                            fallback=list(routing.push_channels()))
     assert router.choose(number, requested) == expected
     db = ctx.db()
     outbox.enqueue(db, number, "x", channel=requested)
@@ -191,15 +191,16 @@ def test_availability_follows_config_circuit_and_phone_polls(make_config):
     now = time.time()
     assert routing.configured_channels(cfg) == ["twilio", "smssync"]
     assert routing.available_channels(cfg, db, now) == {"twilio"}  # the phone never polled
-    health.record_seen(db, "smssync", now - 30)
+    channel_state.record_seen(db, "smssync", now - 30)
     assert routing.available_channels(cfg, db, now) == {"twilio", "smssync"}
     assert routing.available_channels(cfg, db, now + 100) == {"twilio"}  # silent for too long
     for _ in range(3):
-        opened = health.record_failure(db, "twilio", "twilio 20500: error", threshold=3, open_seconds=30, now=now)
+        opened = channel_state.record_failure(db, "twilio", "twilio 20500: error", threshold=3, open_seconds=30,
+                                              now=now)
     assert opened and routing.available_channels(cfg, db, now) == {"smssync"}
     assert "twilio" in routing.available_channels(cfg, db, now + 31)  # half-open: tried again
-    health.record_success(db, "twilio", now + 31)
-    assert health.channel_rows(db)["twilio"]["consecutive_failures"] == 0
+    channel_state.record_success(db, "twilio", now + 31)
+    assert channel_state.channel_rows(db)["twilio"]["consecutive_failures"] == 0
     close_thread_connections()
 
 

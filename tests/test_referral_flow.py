@@ -174,13 +174,13 @@ def test_expiry_deletes_unfetched_envelopes_and_logs_it(app, tmp_path, monkeypat
 def test_background_scheduler_starts_and_stops(app):
     from referrals import runtime
     runtime.start_background(app)
-    scheduler = app.extensions["dalil"].services["referrals.scheduler"]
+    scheduler = app.extensions["dalil"].services.referrals_scheduler
     assert scheduler.get_job(runtime.JOB_ID) is not None
     # the test config signs at each desk sync (0 minutes); the schedule then runs once a minute, not in a loop
     assert scheduler.get_job(runtime.CHECKPOINT_JOB_ID).trigger.interval.total_seconds() == 60
     assert scheduler.get_job(runtime.NOTICE_JOB_ID) is not None
     runtime.stop_background(app)
-    assert "referrals.scheduler" not in app.extensions["dalil"].services
+    assert app.extensions["dalil"].services.referrals_scheduler is None
 
 
 def test_registry_rejects_bad_input(app, tmp_path):

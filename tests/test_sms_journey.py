@@ -94,7 +94,7 @@ def test_an_idle_conversation_starts_again(live):
     phone = SmsPhone(live, "+21620333004")
     phone.send("hi")
     areas = phone.send("3")
-    sessions = live.app.extensions["dalil"].services["sms_sessions"]
+    sessions = live.app.extensions["dalil"].services.sms_sessions
     sessions.ttl = 0  # as if [sms] session_idle_minutes had passed
     # "1" is not read as Kairouan: the conversation starts again, and English is remembered
     assert areas.startswith("Where do you live?")

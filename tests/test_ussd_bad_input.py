@@ -100,7 +100,7 @@ def test_a_session_id_reused_by_another_number_does_not_see_the_first_callers_sc
 
 def test_end_of_session_notification_forgets_the_session(client, demo_app):
     set_up_english_caller(client)
-    sessions = demo_app.extensions["dalil"].services["ussd_sessions"]
+    sessions = demo_app.extensions["dalil"].services.ussd_sessions
     assert sessions.get("africastalking:S1") is not None
     r = client.post(AT + "/ussd-end", data={"sessionId": "S1", "serviceCode": "*216#", "phoneNumber":
                                                "+21620222001", "status": "Success", "hopsCount": "3"})

@@ -24,7 +24,7 @@ def crawl(live, lang: str, phone: str, max_screens: int = 400) -> dict[str, tupl
     """Depth-first over every number and More shown, from the main menu of a caller set up in Tataouine,
     coming back with Back (0) where it leads back, else dialling again and replaying the way there."""
     ctx = live.app.extensions["dalil"]
-    ctx.services["ussd_resume"].ttl = 0  # every new call starts afresh: no "Continue where I was" offer
+    ctx.services.ussd_resume.ttl = 0  # every new call starts afresh: no "Continue where I was" offer
     calls = iter(range(10**6))
     reset(live, phone, lang)
     seen: dict[str, tuple] = {}
@@ -70,7 +70,7 @@ def crawl(live, lang: str, phone: str, max_screens: int = 400) -> dict[str, tupl
 def reset(live, phone: str, lang: str) -> None:
     from gateway import contacts
     ctx = live.app.extensions["dalil"]
-    key = contacts.contact_key(ctx.services["contacts_secret"], phone)
+    key = contacts.contact_key(ctx.services.contacts_secret, phone)
     contacts.remember(ctx.db(), key, language=lang, governorate="tataouine")
 
 

@@ -280,7 +280,7 @@ def test_a_dropped_call_is_offered_to_continue_where_it_was(live):
     fifth = Handset(live, phone, "ATUid_drop_6")
     fifth.dial()
     fifth.press("1")
-    live.app.extensions["dalil"].services["ussd_resume"].ttl = 0.001  # as if [ussd] resume_seconds had passed
+    live.app.extensions["dalil"].services.ussd_resume.ttl = 0.001  # as if [ussd] resume_seconds had passed
     time.sleep(0.01)
     assert Handset(live, phone, "ATUid_drop_7").dial().startswith("CON " + t("ar", "menu.main.title"))
 

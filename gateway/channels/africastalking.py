@@ -14,18 +14,18 @@ from africastalking import SMSService
 from africastalking.Service import validate_phone
 from flask import Blueprint, abort, request
 
-from gateway import contacts, dalil, logs, outbox
-from gateway.channels.common import required_fields, ussd_response
-from gateway.dispatcher import provider_session
+from gateway import contacts, logs, outbox
+from gateway.context import dalil
+from gateway.channels.common import Channel, provider_session, required_fields, ussd_response
+from gateway.holds import report_opt_out
 from gateway.inbound import InboundSMS, receive_sms
 from gateway.store import transaction
-from flows import ussd
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("africastalking", __name__, url_prefix="/hooks/africastalking/<token>")
 
-CHANNEL = "africastalking"
+NAME = "africastalking"
 
 
 @bp.url_value_preprocessor
@@ -39,7 +39,7 @@ def check_token(endpoint, values):
 @bp.post("/ussd")
 def ussd_callback():
     form = required_fields(request.form, "sessionId", "phoneNumber")
-    reply = ussd.hop(dalil(), channel=CHANNEL, session_id=form["sessionId"], phone=form["phoneNumber"],
+    reply = dalil().hooks.ussd_hop(dalil(), channel=NAME, session_id=form["sessionId"], phone=form["phoneNumber"],
                      text=request.form.get("text", ""), input_mode="whole")
     return ussd_response(reply, "CON ", "END ")
 
@@ -48,7 +48,7 @@ def ussd_callback():
 def ussd_end_notification():
     """AT's end-of-session notification: forget the session now rather than wait for it to time out."""
     form = required_fields(request.form, "sessionId")
-    ussd.end(dalil(), channel=CHANNEL, session_id=form["sessionId"])
+    dalil().hooks.ussd_end(dalil(), channel=NAME, session_id=form["sessionId"])
     log.info("ussd session ended: status=%s hops=%s", logs.field(request.form.get("status", "?")),
              logs.field(request.form.get("hopsCount", "?"), 6))
     return "", 200
@@ -165,7 +165,7 @@ def inbound_sms():
         phone = contacts.normalize(form["from"])
     except contacts.BadNumber as e:
         abort(400, description=f"from: {e}")
-    receive_sms(dalil(), InboundSMS(CHANNEL, phone, request.form.get("text", ""), _provider_id_for(request.form)))
+    receive_sms(dalil(), InboundSMS(NAME, phone, request.form.get("text", ""), _provider_id_for(request.form)))
     return "", 200
 
 
@@ -185,12 +185,14 @@ def _record_delivery(message_id: str, status: str, failure: str) -> None:
     db = ctx.db()
     reason = f"africastalking {status}" + (f": {failure}" if failure else "")
     with transaction(db):
-        found = outbox.record_receipt(db, CHANNEL, message_id, status in DELIVERED, reason)
+        found = outbox.record_receipt(db, NAME, message_id, status in DELIVERED, reason)
     if not found:
         log.info("africastalking delivery report (%s) for a message id we do not know (ignored)", status)
     elif failure.lower() in OPTED_OUT_REASONS and request.form.get("phoneNumber"):
-        from gateway.dispatcher import opt_out
         try:
-            opt_out(db, contacts.normalize(request.form["phoneNumber"]), reason, CHANNEL)
+            report_opt_out(ctx, db, contacts.normalize(request.form["phoneNumber"]), reason, NAME)
         except contacts.BadNumber:
             pass
+
+
+CHANNEL = Channel(NAME, blueprint=bp, sender=Sender, needs=("username", "api_key"))

@@ -25,14 +25,15 @@ import time
 from calendar import timegm
 from dataclasses import dataclass
 
-from gateway import contacts, health, outbox
+from gateway import channel_state, contacts, outbox
+from gateway.channels.common import Channel
 from gateway.inbound import InboundSMS, receive_sms
 from gateway.store import transaction
 from messages.segments import count, split_parts
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "gammu"
+NAME = "gammu"
 CREATOR = "dalil"
 CODING = {"GSM-7": "Default_No_Compression", "UCS-2": "Unicode_No_Compression"}
 FAILED = {"SendingError", "Error", "DeliveryFailed"}
@@ -138,7 +139,7 @@ def _heartbeat(conn, db, section: dict) -> None:
     seen = _utc(row[0]) if row else None
     if seen:
         with transaction(db):
-            health.record_seen(db, CHANNEL, min(seen, time.time()))
+            channel_state.record_seen(db, NAME, min(seen, time.time()))
 
 
 def _results(conn, db) -> None:
@@ -155,7 +156,7 @@ def _results(conn, db) -> None:
                 continue
             delivered, reason = outcome
             if delivered is not None:
-                outbox.record_receipt(db, CHANNEL, str(gid), delivered, reason)
+                outbox.record_receipt(db, NAME, str(gid), delivered, reason)
             done.append(gid)
     if done:
         with _immediate(conn):
@@ -254,5 +255,9 @@ def _receive(ctx, parts: list[_Row], handled: list[int]) -> None:
         log.warning("gammu: inbox row %d holds text that is not valid Unicode; skipped", first.id)
         handled.extend(ids)
         return
-    receive_sms(ctx, InboundSMS(CHANNEL, phone, text, f"inbox:{first.id}"))
+    receive_sms(ctx, InboundSMS(NAME, phone, text, f"inbox:{first.id}"))
     handled.extend(ids)
+
+
+# no webhooks: gammu-smsd and Dalil meet in its database, read by ``poll`` each dispatcher cycle
+CHANNEL = Channel(NAME, sender=Sender, needs=("smsd_database",), polled=True, poll=poll)

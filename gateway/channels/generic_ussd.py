@@ -10,13 +10,12 @@ import hmac
 
 from flask import Blueprint, abort, jsonify, request
 
-from gateway import dalil
-from gateway.channels.common import required_fields, ussd_response
-from flows import ussd
+from gateway.context import dalil
+from gateway.channels.common import Channel, required_fields, ussd_response
 
 bp = Blueprint("generic_ussd", __name__)
 
-CHANNEL = "generic_ussd"
+NAME = "generic_ussd"
 
 
 def _fields() -> dict:
@@ -35,9 +34,12 @@ def aggregator_ussd(token: str):
         abort(404)
     fields = _fields()
     given = required_fields(fields, cfg["session_field"], cfg["phone_field"])
-    reply = ussd.hop(dalil(), channel=CHANNEL, session_id=given[cfg["session_field"]],
+    reply = dalil().hooks.ussd_hop(dalil(), channel=NAME, session_id=given[cfg["session_field"]],
                      phone=given[cfg["phone_field"]], text=fields.get(cfg["text_field"], "") or "",
                      input_mode=cfg["input_mode"])
     if cfg["response_format"] == "json":
         return jsonify(action="end" if reply.end else "continue", message=reply.text)
     return ussd_response(reply, cfg["continue_marker"], cfg["end_marker"])
+
+
+CHANNEL = Channel(NAME, blueprint=bp, routed=False)  # USSD only: answers in the request, sends nothing

@@ -28,16 +28,16 @@ import uuid
 import requests
 from flask import Blueprint, abort, request
 
-from gateway import contacts, dalil, outbox
-from gateway.channels.common import required_fields
-from gateway.dispatcher import provider_session
+from gateway import contacts, outbox
+from gateway.context import dalil
+from gateway.channels.common import Channel, provider_session, required_fields
 from gateway.inbound import InboundSMS, receive_sms
 from gateway.store import transaction
 from messages.segments import count
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "kannel"
+NAME = "kannel"
 
 bp = Blueprint("kannel", __name__, url_prefix="/hooks/kannel/<token>")
 
@@ -114,7 +114,7 @@ def inbound_sms():
         phone = contacts.normalize(fields["from"])
     except contacts.BadNumber as e:
         abort(400, description=f"from: {e}")
-    receive_sms(dalil(), InboundSMS(CHANNEL, phone, text, fields["id"]))
+    receive_sms(dalil(), InboundSMS(NAME, phone, text, fields["id"]))
     return "", 200
 
 
@@ -155,6 +155,9 @@ def _record(provider_id: str, status: int, smsc_reply: str) -> None:
     db = dalil().db()
     reason = f"kannel: {DLR_NAMES.get(status, 'delivered')}" + (f" ({smsc_reply})" if smsc_reply else "")
     with transaction(db):
-        found = outbox.record_receipt(db, CHANNEL, provider_id, status == DLR_DELIVERED, reason)
+        found = outbox.record_receipt(db, NAME, provider_id, status == DLR_DELIVERED, reason)
     if not found:
         log.info("kannel delivery report (%d) for an id we do not know (ignored)", status)
+
+
+CHANNEL = Channel(NAME, blueprint=bp, sender=Sender, needs=("sendsms_url", "username"))

@@ -24,15 +24,17 @@ import time
 
 from flask import Blueprint, abort, jsonify, request
 
-from gateway import contacts, dalil, health, outbox, routing
-from gateway.channels.common import storable
-from gateway.dispatcher import held_back
+from gateway import channel_state, contacts, outbox, routing
+from gateway.context import dalil
+from gateway.channels.common import Channel, storable
+from gateway.holds import held_back
+from gateway.ratelimit import SharedBucket
 from gateway.inbound import InboundSMS, receive_sms
 from gateway.store import scrub_wal, transaction
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "smssync"
+NAME = "smssync"
 LEASE_OWNER = "smssync-phone"
 MAX_IDS = 500  # uuids accepted per task=sent / task=result request
 RESULT_WINDOW_SECONDS = 24 * 3600
@@ -62,7 +64,7 @@ def check_secret():
     if not hmac.compare_digest(given.encode(), section["secret"].encode()):
         abort(403, description="missing secret" if not given else "wrong secret")
     with transaction(dalil().db()):
-        health.record_seen(dalil().db(), CHANNEL)
+        channel_state.record_seen(dalil().db(), NAME)
 
 
 @bp.post("")
@@ -95,7 +97,7 @@ def _receive_sms():
         phone = contacts.normalize(form["from"])
     except contacts.BadNumber as e:
         abort(400, description=f"from: {e}")
-    receive_sms(dalil(), InboundSMS(CHANNEL, phone, form["message"], _inbound_id(form)))
+    receive_sms(dalil(), InboundSMS(NAME, phone, form["message"], _inbound_id(form)))
     return jsonify(payload={"success": True, "error": None})
 
 
@@ -115,7 +117,7 @@ def _hand_over_messages():
     limit = _rate_allowance(ctx, db, _config()["batch"])
     with transaction(db):
         outbox.reclaim_expired_leases(db, now)  # the dispatcher may not be running: the phone's own come back
-        batch = outbox.claim(db, LEASE_OWNER, router.sql(), [CHANNEL], limit,
+        batch = outbox.claim(db, LEASE_OWNER, router.sql(), [NAME], limit,
                              ctx.config["dispatcher"]["lease_seconds"], now,
                              provider_id_sql="coalesce(provider_id, lower(hex(randomblob(16))))")
     batch = [m for m in batch if not held_back(ctx, db, m.id)]
@@ -127,18 +129,16 @@ def _hand_over_messages():
 
 
 def _rate_allowance(ctx, db, batch: int) -> int:
-    rate = ctx.config["dispatcher"]["rate_segments_per_second"].get(CHANNEL)
+    rate = ctx.config["dispatcher"]["rate_segments_per_second"].get(NAME)
     if not rate:
         return batch
-    from gateway.dispatcher import SharedBucket
-    return min(batch, int(SharedBucket(ctx, CHANNEL, float(rate)).available()))
+    return min(batch, int(SharedBucket(ctx, NAME, float(rate)).available()))
 
 
 def _take_rate_tokens(ctx, batch) -> None:
-    rate = ctx.config["dispatcher"]["rate_segments_per_second"].get(CHANNEL)
+    rate = ctx.config["dispatcher"]["rate_segments_per_second"].get(NAME)
     if rate and batch:
-        from gateway.dispatcher import SharedBucket
-        SharedBucket(ctx, CHANNEL, float(rate)).take_now(sum(m.segments for m in batch))
+        SharedBucket(ctx, NAME, float(rate)).take_now(sum(m.segments for m in batch))
 
 
 def _uuid_list(data, key: str) -> list[str]:
@@ -156,9 +156,9 @@ def _confirm_sent():
     uuids = _uuid_list(_json_body(), "queued_messages")
     db = dalil().db()
     with transaction(db):
-        moved, wiped = outbox.mark_sent_by_provider_ids(db, CHANNEL, uuids)
+        moved, wiped = outbox.mark_sent_by_provider_ids(db, NAME, uuids)
         if moved:
-            health.record_success(db, CHANNEL)
+            channel_state.record_success(db, NAME)
     if wiped:
         scrub_wal(db)
     if moved < len(uuids):
@@ -171,7 +171,7 @@ def _awaiting_results():
     switched off never answers, and the list must not grow for ever)."""
     rows = dalil().db().execute(
         "SELECT provider_id FROM outbox WHERE channel = ? AND state = 'sent' AND provider_id IS NOT NULL "
-        "AND sent_at > ? ORDER BY sent_at DESC LIMIT ?", [CHANNEL, time.time() - RESULT_WINDOW_SECONDS, MAX_IDS]
+        "AND sent_at > ? ORDER BY sent_at DESC LIMIT ?", [NAME, time.time() - RESULT_WINDOW_SECONDS, MAX_IDS]
     ).fetchall()
     return jsonify(message_uuids=[r[0] for r in rows])
 
@@ -200,10 +200,10 @@ def _record_result(db, result: dict) -> bool:
     sent_code = _int(result.get("sent_result_code"))
     if sent_code not in (None, 0):
         reason = f"phone could not send ({sent_code}: {result.get('sent_result_message') or 'error'})"
-        return outbox.record_receipt(db, CHANNEL, uuid, False, reason)
+        return outbox.record_receipt(db, NAME, uuid, False, reason)
     if _int(result.get("delivered_result_code")) == 0:
-        return outbox.record_receipt(db, CHANNEL, uuid, True)
-    return db.execute("SELECT 1 FROM outbox WHERE channel = ? AND provider_id = ?", [CHANNEL, uuid]).fetchone() \
+        return outbox.record_receipt(db, NAME, uuid, True)
+    return db.execute("SELECT 1 FROM outbox WHERE channel = ? AND provider_id = ?", [NAME, uuid]).fetchone() \
         is not None
 
 
@@ -212,3 +212,7 @@ def _int(value):
         return int(value)
     except (TypeError, ValueError, OverflowError):  # OverflowError: Infinity, which Python's json reads
         return None
+
+
+# pulls its messages (no sender); "secret" is needed: a phone without one would hand messages to anyone who asks
+CHANNEL = Channel(NAME, blueprint=bp, needs=("secret",), polled=True)

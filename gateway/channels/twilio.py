@@ -19,14 +19,16 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from gateway import contacts, dalil, logs, outbox
-from gateway.dispatcher import provider_session
+from gateway import contacts, logs, outbox
+from gateway.context import dalil
+from gateway.channels.common import Channel, provider_session
+from gateway.holds import report_opt_out
 from gateway.inbound import InboundSMS, receive_sms
 from gateway.store import transaction
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "twilio"
+NAME = "twilio"
 
 bp = Blueprint("twilio", __name__, url_prefix="/hooks/twilio")
 
@@ -125,7 +127,7 @@ def inbound_sms():
         phone = contacts.normalize(request.form["From"])
     except contacts.BadNumber as e:
         abort(400, description=f"From: {e}")
-    receive_sms(dalil(), InboundSMS(CHANNEL, phone, request.form.get("Body", ""), sid))
+    receive_sms(dalil(), InboundSMS(NAME, phone, request.form.get("Body", ""), sid))
     return _empty_twiml()
 
 
@@ -146,13 +148,15 @@ def _record_outcome(sid: str, status: str, error_code: str | None) -> None:
     code = int(error_code) if (error_code or "").isascii() and (error_code or "").isdigit() else None
     reason = f"twilio {status}" + (f" {code}" if code else "")
     with transaction(db):
-        found = outbox.record_receipt(db, CHANNEL, sid, status in DELIVERED, reason)
+        found = outbox.record_receipt(db, NAME, sid, status in DELIVERED, reason)
     if not found:
         log.info("twilio status %s for a message id we do not know (ignored)", logs.field(status, 20))
     elif code == OPTED_OUT:
-        from gateway.dispatcher import opt_out
         to = request.form.get("To", "")
         try:
-            opt_out(db, contacts.normalize(to), "twilio 21610", CHANNEL)
+            report_opt_out(ctx, db, contacts.normalize(to), "twilio 21610", NAME)
         except contacts.BadNumber:
             pass
+
+
+CHANNEL = Channel(NAME, blueprint=bp, sender=Sender, needs=("account_sid", "auth_token", "from_number"))

@@ -6,8 +6,6 @@ the roles and areas, ``auth`` sessions, CSRF and error pages, ``users`` the acco
 """
 from __future__ import annotations
 
-import importlib
-
 from flask import Blueprint
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
@@ -19,10 +17,11 @@ from gateway.console import (  # noqa: E402,F401
 )
 
 # Other packages' console pages: blueprints nested under this one, so they share its sign-in, CSRF check,
-# headers and error pages ("module:attribute", imported like gateway.BLUEPRINTS).
-NESTED_BLUEPRINTS = ("polls.console:bp", "jobs.console:bp")
-for _spec in NESTED_BLUEPRINTS:
-    _module, _attr = _spec.split(":")
-    bp.register_blueprint(getattr(importlib.import_module(_module), _attr))
+# headers and error pages.
+from jobs import console as jobs_console  # noqa: E402
+from polls import console as polls_console  # noqa: E402
+
+bp.register_blueprint(polls_console.bp)
+bp.register_blueprint(jobs_console.bp)
 
 __all__ = ["bp"]

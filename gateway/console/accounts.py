@@ -8,7 +8,7 @@ import logging
 
 from flask import g, redirect, request, url_for
 
-from gateway import dalil
+from gateway.context import dalil
 from gateway.console import bp, ui, users
 
 log = logging.getLogger(__name__)

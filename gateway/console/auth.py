@@ -18,7 +18,7 @@ from flask import g, jsonify, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from werkzeug.exceptions import HTTPException
 
-from gateway import dalil
+from gateway.context import dalil
 from messages import pages
 from gateway.console import bp, ui, users
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from flask import g, jsonify, redirect, request, url_for
 
 from flows import directory as dirmod
-from gateway import dalil
+from gateway.context import dalil
 from gateway.console import bp, jobs, ui
 from messages import campaigns as cmod
 from messages import schedule as schedules

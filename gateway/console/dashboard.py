@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 
 from flask import g
 
-from gateway import dalil, health, outbox
+from gateway import health, outbox
+from gateway.context import dalil
 from gateway.console import bp, charts, ui
 
 

@@ -15,7 +15,7 @@ from flask import Response, g, redirect, request, url_for
 
 from flows import directory as dirmod
 from flows.directory import DirectoryImportError
-from gateway import dalil
+from gateway.context import dalil
 from flows.directory import store as directory_store
 from gateway.console import bp, jobs, ui
 from gateway.console.directory_forms import EXT, LocationForm, OrganizationForm, ServiceForm, form_field

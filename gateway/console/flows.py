@@ -20,7 +20,7 @@ from flask import g, redirect, request, url_for
 from flows import check as checker
 from flows.definitions import Screen
 from flows.render import BACK, MAIN, MORE, Budget, nav_line
-from gateway import dalil
+from gateway.context import dalil
 from gateway.console import bp, ui
 from messages import i18n
 

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from flask import abort, current_app, g, jsonify, url_for
 
-from gateway import dalil
+from gateway.context import dalil
 from gateway.console import bp, ui
 from gateway.store import close_thread_connections
 
@@ -58,9 +58,7 @@ class JobFailed(Exception):
 
 
 def _registry() -> dict[str, Job]:
-    services = dalil().services
-    services.setdefault("console_jobs_lock", threading.Lock())  # setdefault: two first requests share one
-    return services.setdefault("console_jobs", {})
+    return dalil().services.console_jobs
 
 
 def start(kind: str, work: Callable[[Job], Any], next_endpoint: str | None = None,
@@ -68,7 +66,7 @@ def start(kind: str, work: Callable[[Job], Any], next_endpoint: str | None = Non
     """Run work(job) in a thread inside the app context; returns at once. The job page links to next_url
     (or next_endpoint) when the work is over."""
     jobs = _registry()
-    lock = dalil().services["console_jobs_lock"]
+    lock = dalil().services.console_jobs_lock
     job = Job(id=secrets.token_urlsafe(12), kind=kind, owner=g.user["id"])
     job.next_url = next_url or (url_for(next_endpoint) if next_endpoint else None)
     with lock:

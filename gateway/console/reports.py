@@ -11,7 +11,7 @@ import io
 from flask import Response
 
 from flows import directory as dirmod
-from gateway import dalil
+from gateway.context import dalil
 from gateway.console import bp, charts, ui
 
 

@@ -13,7 +13,8 @@ import secrets
 
 from flask import g, jsonify, request
 
-from gateway import contacts, dalil, outbox
+from gateway import contacts, outbox
+from gateway.context import dalil
 from gateway.console import bp, ui
 from messages.segments import count, screen_length
 

@@ -10,7 +10,8 @@ import logging
 from flask import g, request
 
 from flows import directory as dirmod
-from gateway import contacts, dalil
+from gateway import contacts
+from gateway.context import dalil
 from gateway.console import bp, ui
 from messages import subscribers as subs
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from flask import abort, g, render_template, request, session
 from markupsafe import Markup, escape
 
-from gateway import dalil
+from gateway.context import dalil
 from messages import i18n
 
 LANGUAGES = i18n.LANGUAGES
