@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # types only: the features sit above this layer
     from flows.sessions import ResumeStore, SessionStore
     from gateway.dispatcher import DispatcherPool
     from gateway.inbound import InboundSMS
-    from messages.schedule import CampaignScheduler
+    from messages.scheduler import CampaignScheduler
 
 # An inbound SMS keyword handler: the replies, or None to let the next handler (and then the menus) answer.
 KeywordHandler = Callable[["Dalil", Any, "InboundSMS"], "list[str] | None"]

@@ -136,9 +136,9 @@ def show_preview(console, info: dict, tz_name: str) -> None:
 
 def show_results(console, campaign, res: dict, tz_name: str) -> None:
     from rich.table import Table
-    from messages.campaigns import _shown_status
+    from messages.campaigns import shown_status
     from messages.schedule import show
-    status = _shown_status(campaign.status, res)
+    status = shown_status(campaign.status, res)
     line = f"[bold]Campaign {campaign.id}[/] {campaign.name!r}: {status}"
     if campaign.next_run_at:
         line += f", next run {show(campaign.next_run_at, tz_name)}"

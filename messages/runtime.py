@@ -14,7 +14,7 @@ def init_app(app) -> None:
 
 
 def start_background(app) -> None:
-    from messages.schedule import CampaignScheduler
+    from messages.scheduler import CampaignScheduler
     ctx = app.extensions["dalil"]
     if ctx.services.campaign_scheduler is None:
         ctx.services.campaign_scheduler = CampaignScheduler(ctx).start()

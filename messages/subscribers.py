@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 
+from gateway import blasts
 from gateway.store import transaction
 from messages.i18n import LANGUAGES
 
@@ -163,7 +164,7 @@ def erase(db, phone: str, contact_key: str | None = None) -> None:
         if row:
             skip_queued_blasts(db, row[0])
             db.execute("DELETE FROM consent_log WHERE subscriber_id = ?", [row[0]])
-            db.execute("UPDATE outbox SET subscriber_id = NULL WHERE subscriber_id = ?", [row[0]])
+            blasts.forget_subscriber(db, row[0])
             db.execute("DELETE FROM subscribers WHERE id = ?", [row[0]])
         if contact_key:
             db.execute("DELETE FROM opt_out_keys WHERE contact_key = ?", [contact_key])
@@ -172,12 +173,7 @@ def erase(db, phone: str, contact_key: str | None = None) -> None:
 
 def skip_queued_blasts(db, subscriber_id: int, now: float | None = None) -> int:
     """Close every blast still waiting for this subscriber; returns how many."""
-    now = time.time() if now is None else now
-    cur = db.execute(
-        "UPDATE outbox SET state = 'failed', error = ?, updated_at = ? "
-        "WHERE subscriber_id = ? AND state = 'queued' AND kind = 'blast'",
-        [SKIPPED_OPTED_OUT, now, subscriber_id])
-    return cur.rowcount
+    return blasts.skip_for_subscriber(db, subscriber_id, SKIPPED_OPTED_OUT, now)
 
 
 def is_opted_out(db, phone: str, contact_key: str | None = None) -> bool:

@@ -12,7 +12,7 @@ from gateway import initialize
 from gateway.config import load
 from gateway.store import close_thread_connections
 from messages import campaigns, subscribers
-from messages.schedule import CampaignScheduler
+from messages.scheduler import CampaignScheduler
 
 TUNIS = ZoneInfo("Africa/Tunis")
 

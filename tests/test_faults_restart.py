@@ -175,7 +175,7 @@ def test_a_restart_in_the_middle_of_a_ussd_session_gives_a_clean_start_screen(tm
 def test_stopping_while_the_campaign_scheduler_is_busy_does_not_hang(make_config, monkeypatch):
     """APScheduler's shutdown waits for a running job while holding the lock that job needs to list its jobs:
     `dalil serve` hung for ever on Ctrl-C or SIGTERM if the periodic sync was running."""
-    from messages.schedule import CampaignScheduler
+    from messages.scheduler import CampaignScheduler
     ctx = initialize(load(make_config()))
     scheduler = CampaignScheduler(ctx)
     in_sync, release = threading.Event(), threading.Event()
