@@ -339,5 +339,10 @@ def is_empty(db) -> bool:
     return db.execute("SELECT 1 FROM outbox WHERE state IN ('queued', 'sending') LIMIT 1").fetchone() is None
 
 
+def last_id(db) -> int:
+    """The newest row's id (0 when empty): what was queued after a moment is what has a greater id."""
+    return db.execute("SELECT coalesce(max(id), 0) FROM outbox").fetchone()[0]
+
+
 def oldest_queued(db) -> float | None:
     return db.execute("SELECT min(created_at) FROM outbox WHERE state = 'queued'").fetchone()[0]

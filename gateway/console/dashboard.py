@@ -14,17 +14,7 @@ from flask import g
 
 from gateway import health, outbox
 from gateway.context import dalil
-from gateway.console import bp, charts, ui
-
-
-def _buckets(db, table: str, column: str, start: float, step: float, n: int) -> list[int]:
-    counts = [0] * n
-    rows = db.execute(f"SELECT CAST((({column}) - ?) / ? AS INTEGER) AS b, count(*) FROM {table} "
-                      f"WHERE {column} >= ? AND {column} < ? GROUP BY b", [start, step, start, start + step * n])
-    for bucket, count in rows:
-        if 0 <= bucket < n:
-            counts[bucket] = count
-    return counts
+from gateway.console import bp, charts, store, ui
 
 
 def traffic(db, now: float, tz: ZoneInfo) -> dict:
@@ -36,19 +26,15 @@ def traffic(db, now: float, tz: ZoneInfo) -> dict:
     days = [(day_end - timedelta(days=30 - i)) for i in range(30)]
     day_starts = [d.timestamp() for d in days] + [day_end.timestamp()]
 
-    def per_day(table: str, column: str) -> list[int]:
-        # local days are not all 86400 s long (no DST in Tunisia today, but do not assume it)
-        return [db.execute(f"SELECT count(*) FROM {table} WHERE {column} >= ? AND {column} < ?",
-                           [day_starts[i], day_starts[i + 1]]).fetchone()[0] for i in range(30)]
-
     return {
         "hours": [datetime.fromtimestamp(hours_start + i * 3600, timezone.utc).astimezone(tz).strftime("%H")
                   for i in range(24)],
-        "hour_out": _buckets(db, "outbox", "sent_at", hours_start, 3600, 24),
-        "hour_in": _buckets(db, "inbound_seen", "seen_at", hours_start, 3600, 24),
+        "hour_out": store.per_bucket(db, "outbox", hours_start, 3600, 24),
+        "hour_in": store.per_bucket(db, "inbound_seen", hours_start, 3600, 24),
         "days": [d.strftime("%d/%m") for d in days],
-        "day_out": per_day("outbox", "sent_at"),
-        "day_in": per_day("inbound_seen", "seen_at"),
+        # local days are not all 86400 s long (no DST in Tunisia today, but do not assume it)
+        "day_out": store.per_span(db, "outbox", day_starts),
+        "day_in": store.per_span(db, "inbound_seen", day_starts),
     }
 
 
@@ -72,11 +58,9 @@ def dashboard():
                            number=ui.number, empty_text=ui.t("console.dashboard.no_traffic"), rtl=ui.rtl())
     chart_states = charts.hbars([(ui.t(f"console.state.{s}"), n) for s, n in states],
                                 ui.t("console.dashboard.outbox"), number=ui.number, rtl=ui.rtl())
-    services = db.execute("SELECT count(*), sum(status = 'active') FROM services").fetchone()
-    subscribers = db.execute("SELECT count(*) FROM subscribers WHERE status = 'active'").fetchone()[0]
     totals = {"out_24": sum(data["hour_out"]), "in_24": sum(data["hour_in"]),
               "out_30": sum(data["day_out"]), "in_30": sum(data["day_in"]),
-              "services": services[1] or 0, "subscribers": subscribers}
+              "services": store.active_services(db), "subscribers": store.active_subscribers(db)}
     return ui.render("dashboard.html", snap=snap, states=states, chart_24=chart_24, chart_30=chart_30,
                      chart_states=chart_states, totals=totals, now=now, config_file=ctx.config_file(),
                      show_errors=ui.allowed(g.user["role"], "directory"))

@@ -30,7 +30,7 @@ def simulator():
 
 
 def _outbox_mark(db) -> int:
-    return db.execute("SELECT coalesce(max(id), 0) FROM outbox").fetchone()[0]
+    return outbox.last_id(db)
 
 
 @bp.post("/simulator/hop")

@@ -13,6 +13,7 @@ import time
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from gateway.console import store
 from gateway.store import transaction
 from messages.i18n import LANGUAGES
 
@@ -27,7 +28,6 @@ WINDOW_SECONDS = 15 * 60
 HASH_METHOD = "scrypt:32768:8:1"
 # checked against when the name is unknown, so a wrong name costs as long as a wrong password
 _DUMMY_HASH = generate_password_hash("not a password, only for timing", method=HASH_METHOD)
-_COLUMNS = ("id", "username", "role", "language", "active", "session_epoch", "created_at", "last_login")
 
 
 class UserError(ValueError):
@@ -68,21 +68,16 @@ def check_role(role: str) -> str:
     return role
 
 
-def _row(row) -> dict | None:
-    return dict(zip(_COLUMNS, row)) if row else None
-
-
 def get(db, user_id: int) -> dict | None:
-    return _row(db.execute(f"SELECT {', '.join(_COLUMNS)} FROM users WHERE id = ?", [user_id]).fetchone())
+    return store.user_by_id(db, user_id)
 
 
 def by_name(db, username: str) -> dict | None:
-    return _row(db.execute(f"SELECT {', '.join(_COLUMNS)} FROM users WHERE username = ?",
-                           [(username or "").strip()]).fetchone())
+    return store.user_by_name(db, (username or "").strip())
 
 
 def list_users(db) -> list[dict]:
-    return [_row(r) for r in db.execute(f"SELECT {', '.join(_COLUMNS)} FROM users ORDER BY username COLLATE NOCASE")]
+    return store.all_users(db)
 
 
 def create(db, username: str, password: str, role: str, language: str = "ar") -> int:
@@ -93,37 +88,33 @@ def create(db, username: str, password: str, role: str, language: str = "ar") ->
     with transaction(db):
         if by_name(db, username):
             raise UserError("username", "username_taken", f"a user named {username!r} already exists")
-        cur = db.execute("INSERT INTO users (username, password_hash, role, language, created_at) "
-                         "VALUES (?, ?, ?, ?, ?)", [username, _hash(password), role, language, now()])
-    return cur.lastrowid
+        return store.insert_user(db, username, _hash(password), role, language, now())
 
 
 def update(db, user_id: int, *, role: str | None = None, active: bool | None = None,
            password: str | None = None, language: str | None = None) -> None:
     """Change an account; a new role, password or deactivation ends the account's open sessions."""
-    sets, args, ends_sessions = [], [], False
+    changes, ends_sessions = {}, False
     if role is not None:
-        sets.append("role = ?"), args.append(check_role(role))
+        changes["role"] = check_role(role)
         ends_sessions = True
     if active is not None:
-        sets.append("active = ?"), args.append(int(active))
+        changes["active"] = int(active)
         ends_sessions = ends_sessions or not active
     if password is not None:
-        sets.append("password_hash = ?"), args.append(_hash(check_password(password)))
+        changes["password_hash"] = _hash(check_password(password))
         ends_sessions = True
     if language is not None:
         if language not in LANGUAGES:
             raise UserError("language", "language_unknown", f"one of {', '.join(LANGUAGES)}")
-        sets.append("language = ?"), args.append(language)
-    if ends_sessions:
-        sets.append("session_epoch = session_epoch + 1")
-    if sets:
+        changes["language"] = language
+    if changes or ends_sessions:
         with transaction(db):
-            db.execute(f"UPDATE users SET {', '.join(sets)} WHERE id = ?", [*args, user_id])
+            store.update_user(db, user_id, changes, ends_sessions)
 
 
 def count_active_admins(db) -> int:
-    return db.execute("SELECT count(*) FROM users WHERE role = 'admin' AND active").fetchone()[0]
+    return store.count_active_admins(db)
 
 
 # -- logging in ---------------------------------------------------------------------------------------------
@@ -137,24 +128,20 @@ def locked_for(db, secret: bytes, username: str, address: str) -> float:
     since = now() - WINDOW_SECONDS
     waits = []
     for column, value in (("username_key", username_key(secret, username)), ("address", address)):
-        rows = db.execute(f"SELECT at FROM login_attempts WHERE {column} = ? AND at > ? ORDER BY at DESC LIMIT ?",
-                          [value, since, MAX_FAILURES]).fetchall()
-        if len(rows) >= MAX_FAILURES:
-            waits.append(rows[-1][0] + WINDOW_SECONDS - now())
+        times = store.recent_failures(db, column, value, since, MAX_FAILURES)
+        if len(times) >= MAX_FAILURES:
+            waits.append(times[-1] + WINDOW_SECONDS - now())
     return max(waits, default=0.0)
 
 
 def record_failure(db, secret: bytes, username: str, address: str) -> None:
     with transaction(db):
-        db.execute("DELETE FROM login_attempts WHERE at <= ?", [now() - WINDOW_SECONDS])
-        db.execute("INSERT INTO login_attempts (username_key, address, at) VALUES (?, ?, ?)",
-                   [username_key(secret, username), address, now()])
+        store.record_failure(db, username_key(secret, username), address, now(), now() - WINDOW_SECONDS)
 
 
 def authenticate(db, username: str, password: str) -> dict | None:
     """The active user with this name and password, or None. Costs the same whether or not the name exists."""
-    row = db.execute("SELECT id, password_hash, active FROM users WHERE username = ?",
-                     [(username or "").strip()]).fetchone()
+    row = store.credentials(db, (username or "").strip())
     if row is None or len(password or "") > MAX_PASSWORD:
         check_password_hash(_DUMMY_HASH, (password or "")[:MAX_PASSWORD])
         return None
@@ -165,5 +152,4 @@ def authenticate(db, username: str, password: str) -> dict | None:
 
 def logged_in(db, secret: bytes, user_id: int, username: str) -> None:
     with transaction(db):
-        db.execute("UPDATE users SET last_login = ? WHERE id = ?", [now(), user_id])
-        db.execute("DELETE FROM login_attempts WHERE username_key = ?", [username_key(secret, username)])
+        store.record_login(db, user_id, username_key(secret, username), now())
