@@ -2,110 +2,42 @@
 delivery reports, posted as AT posts them (form fields, token in the path, no signature)."""
 from __future__ import annotations
 
-import json
-import logging
 
 import pytest
 
-from harness import PAYLOADS
+from handler_cases import fields, sent_row, state_of
 from fakes import FakeAfricasTalking
 from gateway import initialize, outbox
 from gateway.channels import africastalking as channel
 from gateway.config import load
-from gateway.store import transaction
 
 TOKEN = "at-token-3f9a"  # tests/conftest.py BASE_CONFIG
 HOOKS = f"/hooks/africastalking/{TOKEN}"
 
 
-def fields(name: str) -> dict:
-    return json.loads((PAYLOADS / name).read_text())
-
-
-def replies(app):
-    return app.extensions["dalil"].db().execute("SELECT count(*) FROM outbox WHERE kind = 'reply'").fetchone()[0]
-
-
 # -- inbound SMS ----------------------------------------------------------------------------------------------------
-
-def test_inbound_sms_resent_by_at_creates_one_reply(app, client):
-    form = fields("at_sms_inbound.json")
-    assert client.post(f"{HOOKS}/sms", data=form).status_code == 200
-    queued = replies(app)
-    assert queued >= 1
-    for _ in range(3):  # AT re-sends until it sees a 200, for up to 12 hours
-        assert client.post(f"{HOOKS}/sms", data=form).status_code == 200
-    assert replies(app) == queued
-
-
-def test_inbound_sms_with_a_wrong_token_is_not_found(app, client):
-    response = client.post("/hooks/africastalking/guess/sms", data=fields("at_sms_inbound.json"))
-    assert response.status_code == 404 and replies(app) == 0
-
-
-@pytest.mark.parametrize("change", [{"from": ""}, {"from": "not a number"}])
-def test_malformed_inbound_sms_is_a_400(client, change):
-    response = client.post(f"{HOOKS}/sms", data={**fields("at_sms_inbound.json"), **change})
-    assert response.status_code == 400 and response.json["error"] == "Bad Request" and response.json["reason"]
-
-
-def test_inbound_sms_without_an_id_is_still_idempotent(app, client):
-    form = fields("at_sms_inbound.json")
-    form.pop("id")
-    client.post(f"{HOOKS}/sms", data=form)
-    queued = replies(app)
-    client.post(f"{HOOKS}/sms", data=form)
-    assert replies(app) == queued >= 1
-
 
 # -- delivery reports -----------------------------------------------------------------------------------------------
 
-def sent_row(app, message_id):
-    db = app.extensions["dalil"].db()
-    msg = outbox.enqueue(db, "+21620123456", "news", kind="blast")
-    with transaction(db):
-        db.execute("UPDATE outbox SET state = 'sending', channel = 'africastalking' WHERE id = ?", [msg])
-    outbox.mark_sent(db, msg, message_id)
-    return msg
-
-
-def state_of(app, msg):
-    return app.extensions["dalil"].db().execute("SELECT state, error FROM outbox WHERE id = ?", [msg]).fetchone()
-
-
 def test_delivery_reports_move_the_message(app, client, monkeypatch):
-    opted = []
+    opted, db = [], app.extensions["dalil"].db()
     monkeypatch.setattr(app.extensions["dalil"].hooks, "opt_out",
                         lambda db, phone, *, channel, via: opted.append((phone, channel, via)))
-    ok = sent_row(app, "ATXid_ok")
-    blocked = sent_row(app, "ATXid_blocked")
-    rejected = sent_row(app, "ATXid_rejected")
+    ok = sent_row(db, "africastalking", "ATXid_ok", sensitive=False, kind="blast")
+    blocked = sent_row(db, "africastalking", "ATXid_blocked", sensitive=False, kind="blast")
+    rejected = sent_row(db, "africastalking", "ATXid_rejected", sensitive=False, kind="blast")
     for status in ("Sent", "Submitted", "Buffered"):
         report = {**fields("at_sms_delivery_success.json"), "id": "ATXid_ok", "status": status}
         assert client.post(f"{HOOKS}/delivery", data=report).status_code == 200
-        assert state_of(app, ok) == ("sent", None)
+        assert state_of(db, ok) == ("sent", None)
     client.post(f"{HOOKS}/delivery", data={**fields("at_sms_delivery_success.json"), "id": "ATXid_ok"})
     client.post(f"{HOOKS}/delivery", data={**fields("at_sms_delivery_failed.json"), "id": "ATXid_blocked"})
     client.post(f"{HOOKS}/delivery", data={"id": "ATXid_rejected", "status": "Rejected",
                                            "failureReason": "DeliveryFailure"})
-    assert state_of(app, ok) == ("delivered", None)
-    assert state_of(app, blocked) == ("failed", "africastalking Failed: UserInBlackList")
-    assert state_of(app, rejected) == ("failed", "africastalking Rejected: DeliveryFailure")
+    assert state_of(db, ok) == ("delivered", None)
+    assert state_of(db, blocked) == ("failed", "africastalking Failed: UserInBlackList")
+    assert state_of(db, rejected) == ("failed", "africastalking Rejected: DeliveryFailure")
     assert opted == [("+21620123456", "africastalking", "africastalking Failed: UserInBlackList")]
-
-
-def test_report_for_an_unknown_id_is_accepted_and_logged_without_the_number(client, caplog):
-    with caplog.at_level(logging.INFO):
-        response = client.post(f"{HOOKS}/delivery", data={**fields("at_sms_delivery_success.json"), "id": "ATXid_x"})
-    assert response.status_code == 200
-    assert "do not know" in caplog.text and "20123456" not in caplog.text
-
-
-def test_malformed_or_misaddressed_delivery_reports(client):
-    missing = client.post(f"{HOOKS}/delivery", data={"status": "Success"})
-    assert missing.status_code == 400 and "id" in missing.json["reason"]
-    assert client.post("/hooks/africastalking/nope/delivery",
-                       data=fields("at_sms_delivery_success.json")).status_code == 404
 
 
 # -- sending with the SDK -------------------------------------------------------------------------------------------

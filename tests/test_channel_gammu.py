@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from handler_cases import states
 from gateway import create_app, channel_state, outbox, routing
 from gateway.channels import gammu
 from gateway.dispatcher import Dispatcher
@@ -53,10 +54,6 @@ def cycle(app) -> None:
     """One dispatcher pass (gammu's side is read first), as `dalil serve` does every poll."""
     gammu._last_poll[0] = float("-inf")
     Dispatcher(ctx_of(app)).run_once()
-
-
-def states(app) -> dict:
-    return dict(ctx_of(app).db().execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
 
 
 def test_messages_wait_while_the_modem_is_not_polling_then_go_with_parts_and_unicode(app, smsd):

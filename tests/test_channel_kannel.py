@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from handler_cases import db_of, states
 from gateway import create_app, outbox, routing
 from gateway.dispatcher import Dispatcher, DispatcherPool
 from gateway.store import close_thread_connections
@@ -54,16 +55,8 @@ def live(app, kannel):
         yield server
 
 
-def db_of(app):
-    return app.extensions["dalil"].db()
-
-
 def drain(app) -> None:
     Dispatcher(app.extensions["dalil"]).run_forever(until_empty=True)
-
-
-def states(app) -> dict:
-    return dict(db_of(app).execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
 
 
 def messages_to(kannel: Kannel, number: str, encoding: str = "utf-8") -> list[str]:

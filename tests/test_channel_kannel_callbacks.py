@@ -1,36 +1,14 @@
-"""Kannel's callbacks, case by case from tests/payloads/kannel_callbacks.json: good ones are handled once, bad ones
-(wrong token, missing fields, unknown charset, undecodable bytes, a bad number) answer 4xx with the reason and store
-nothing, never 5xx."""
+"""Kannel's callbacks beyond the recorded cases (tests/payloads/kannel_callbacks.json, run by
+tests/test_channel_webhooks.py): closed while the channel is off, and smsbox's answers classified."""
 from __future__ import annotations
 
 import pytest
 
 from gateway import create_app
 from gateway.store import close_thread_connections
-from handler_cases import load_cases, run_case, stored
+from handler_cases import stored
 
 TOKEN = "kannel-hook-5b1e"
-BASE = "/hooks/kannel/{token}"
-CASES = load_cases("kannel_callbacks.json")
-
-
-@pytest.fixture
-def app(make_config):
-    app = create_app(make_config(channels={"kannel": {
-        "enabled": True, "sendsms_url": "http://127.0.0.1:9/cgi-bin/sendsms", "username": "dalil",
-        "password": "pw", "webhook_token": TOKEN}}))
-    yield app
-    close_thread_connections()
-
-
-@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
-def test_callback(app, case):
-    db = app.extensions["dalil"].db()
-    client = app.test_client()
-    run_case(client, db, case, BASE, TOKEN)
-    if case["stores"]:  # smsbox re-sends a request it got no answer to: the same %I is handled once
-        again = run_case(client, db, {**case, "stores": False}, BASE, TOKEN)
-        assert again.status_code == 200
 
 
 def test_callbacks_are_closed_while_the_channel_is_disabled(make_config):

@@ -2,23 +2,18 @@
 task=sent confirmations and task=result delivery reports, with the shared secret checked both ways."""
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
 
-from harness import PAYLOADS
+from handler_cases import db_of, fields, states
 from fakes import FakeTwilio
-from gateway import create_app, channel_state, outbox
+from gateway import create_app, outbox
 from gateway.dispatcher import Dispatcher
 from gateway.store import close_thread_connections
 
 SECRET = "phone-secret-4411"
 URL = "/hooks/smssync"
-
-
-def fields(name: str) -> dict:
-    return json.loads((PAYLOADS / name).read_text())
 
 
 @pytest.fixture
@@ -43,10 +38,6 @@ def client(app):
     return app.test_client()
 
 
-def db_of(app):
-    return app.extensions["dalil"].db()
-
-
 def poll(client, secret=SECRET):
     return client.get(f"{URL}?task=send&secret={secret}")
 
@@ -55,41 +46,7 @@ def confirm(client, uuids):
     return client.post(f"{URL}?task=sent&secret={SECRET}", json={"queued_messages": uuids})
 
 
-def states(app):
-    return dict(db_of(app).execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
-
-
 # -- inbound --------------------------------------------------------------------------------------------------------
-
-def test_inbound_sms_answers_success_and_is_handled_once(app, client):
-    form = {**fields("smssync_inbound.json"), "secret": SECRET}
-    first = client.post(URL, data=form)
-    assert first.status_code == 200 and first.json == {"payload": {"success": True, "error": None}}
-    queued = states(app).get("queued", 0)
-    assert queued >= 1
-    assert client.post(URL, data=form).json["payload"]["success"] is True  # the app re-syncs: no second reply
-    assert states(app).get("queued", 0) == queued
-
-
-@pytest.mark.parametrize("secret, reason", [("", "missing secret"), ("guess", "wrong secret")])
-def test_wrong_or_missing_secret_is_refused_with_a_reason(app, client, secret, reason):
-    response = client.post(URL, data={**fields("smssync_inbound.json"), "secret": secret})
-    assert response.status_code == 403 and response.json == {"error": "Forbidden", "reason": reason}
-    assert poll(client, secret).status_code == 403
-    assert states(app) == {}
-    assert "smssync" not in channel_state.channel_rows(db_of(app))  # a stranger does not make the phone look online
-
-
-@pytest.mark.parametrize("change", [{"from": ""}, {"from": "hello"}])
-def test_malformed_inbound_is_a_400(client, change):
-    response = client.post(URL, data={**fields("smssync_inbound.json"), "secret": SECRET, **change})
-    assert response.status_code == 400 and response.json["reason"]
-
-
-def test_unknown_task_is_a_400(client):
-    assert client.get(f"{URL}?task=dance&secret={SECRET}").status_code == 400
-    assert client.post(f"{URL}?task=dance&secret={SECRET}").status_code == 400
-
 
 # -- outgoing: task=send, task=sent, task=result --------------------------------------------------------------------
 
