@@ -1,7 +1,8 @@
 """Channel state: per channel the last success, the last error, the run of consecutive transient failures and the
 circuit breaker (``open_until``: routing leaves the channel out until then), when a message last came in, and for
 a channel behind a device (the SMSSync phone, the GSM modem) when it was last heard from. The dispatcher and the
-channels write it; routing, health and `dalil status` read it. The SQL of ``channel_health`` is here only.
+channels write it; routing, health and `dalil status` read it. The SQL of ``channel_health``, of the register of
+inbound messages (``inbound_seen``) and of the link alerts (``link_alerts``) is here only.
 """
 from __future__ import annotations
 
@@ -60,3 +61,29 @@ def channel_rows(db) -> dict[str, dict]:
             "last_in")
     return {row[0]: dict(zip(cols, row[1:])) for row in db.execute(
         f"SELECT channel, {', '.join(cols)} FROM channel_health")}  # noqa: S608 (fixed names, bound values)
+
+
+# -- the register of inbound messages: hashes of provider ids, to the hour -----------------------------------------
+
+def first_sight(db, dedupe_key: str, hour: float) -> bool:
+    """Record an inbound message's key; False when it was recorded already (the provider re-sent it)."""
+    return bool(db.execute("INSERT INTO inbound_seen (dedupe_key, seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                           [dedupe_key, hour]).rowcount)
+
+
+# -- what staff were told about each link (``link_alerts``) ---------------------------------------------------------
+
+def link_watch(db) -> dict[str, tuple[float, float | None]]:
+    """Per channel: (watched since, down since or None)."""
+    return {name: (since, down) for name, since, down in db.execute(
+        "SELECT channel, watched_since, down_since FROM link_alerts")}
+
+
+def watch_link(db, channel: str, now: float) -> None:
+    db.execute("INSERT INTO link_alerts (channel, watched_since) VALUES (?, ?) ON CONFLICT DO NOTHING",
+               [channel, coarse(now)])  # to the minute, as the other link times
+
+
+def mark_link(db, channel: str, down_since: float | None) -> None:
+    db.execute("UPDATE link_alerts SET down_since = ? WHERE channel = ?", [down_since, channel])
+

@@ -55,7 +55,7 @@ def links(db, config: dict, now: float | None = None) -> dict[str, dict]:
     and whether that is past its limit. A link never heard from counts from when the dispatcher began watching."""
     now = time.time() if now is None else now
     rows = channel_state.channel_rows(db)
-    watched = dict(db.execute("SELECT channel, watched_since FROM link_alerts").fetchall())
+    watched = {name: since for name, (since, _) in channel_state.link_watch(db).items()}
     out = {}
     for name in routing.configured_channels(config):
         row = rows.get(name, {})
@@ -77,16 +77,14 @@ def check_links(ctx, db, now: float | None = None) -> list[tuple[str, str, float
     config = ctx.config
     with transaction(db):
         for name in links(db, config, now):
-            db.execute("INSERT INTO link_alerts (channel, watched_since) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                       [name, channel_state.coarse(now)])  # to the minute, as the other link times
+            channel_state.watch_link(db, name, now)
         state = links(db, config, now)
-        told = dict(db.execute("SELECT channel, down_since FROM link_alerts").fetchall())
+        told = {name: down for name, (_, down) in channel_state.link_watch(db).items()}
         changes = []
         for name, link in state.items():
             was_down = told.get(name) is not None
             if link["down"] != was_down:
-                db.execute("UPDATE link_alerts SET down_since = ? WHERE channel = ?",
-                           [channel_state.coarse(now) if link["down"] else None, name])
+                channel_state.mark_link(db, name, channel_state.coarse(now) if link["down"] else None)
                 changes.append((name, "down" if link["down"] else "up", link["silent_seconds"] or 0.0))
         for name, change, silent in changes:
             _alert_staff(ctx, db, state, name, change, silent, now)

@@ -35,9 +35,7 @@ def receive_sms(ctx, sms: InboundSMS) -> bool:
     key = dedupe_key(sms.channel, sms.provider_id)
     with transaction(db):
         # the hour, not the moment: the dashboard counts per hour, and a precise time would date the message
-        cur = db.execute("INSERT INTO inbound_seen (dedupe_key, seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                         [key, float(int(time.time() // 3600) * 3600)])
-        if not cur.rowcount:
+        if not channel_state.first_sight(db, key, float(int(time.time() // 3600) * 3600)):
             return False
         channel_state.record_inbound(db, sms.channel)
         replies = None

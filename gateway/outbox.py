@@ -339,6 +339,18 @@ def is_empty(db) -> bool:
     return db.execute("SELECT 1 FROM outbox WHERE state IN ('queued', 'sending') LIMIT 1").fetchone() is None
 
 
+def sent_awaiting_receipt(db, channel: str, since: float, limit: int) -> list[str]:
+    """Provider ids of the channel's messages sent after ``since`` with no receipt yet, newest first."""
+    return [r[0] for r in db.execute(
+        "SELECT provider_id FROM outbox WHERE channel = ? AND state = 'sent' AND provider_id IS NOT NULL "
+        "AND sent_at > ? ORDER BY sent_at DESC LIMIT ?", [channel, since, limit])]
+
+
+def knows_provider_id(db, channel: str, provider_id: str) -> bool:
+    return db.execute("SELECT 1 FROM outbox WHERE channel = ? AND provider_id = ?",
+                      [channel, provider_id]).fetchone() is not None
+
+
 def last_id(db) -> int:
     """The newest row's id (0 when empty): what was queued after a moment is what has a greater id."""
     return db.execute("SELECT coalesce(max(id), 0) FROM outbox").fetchone()[0]

@@ -23,7 +23,7 @@ import phonenumbers
 
 from gateway import contacts
 from gateway.store import transaction
-from messages import subscribers
+from messages import store, subscribers
 from messages.i18n import LANGUAGES
 from messages.keywords import fold
 
@@ -132,13 +132,10 @@ def _import_rows(ctx, db, reader, checker: "_RowChecker", report: ImportReport, 
 
 
 def _insert(db, clean: dict, via: str, now: float) -> None:
-    cur = db.execute(
-        "INSERT INTO subscribers (phone, language, governorate, delegation, interests, status, created_at, "
-        "updated_at, opted_in_at) VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?)",
-        [clean["phone"], clean["language"], clean["governorate"], clean["delegation"],
-         ",".join(sorted(clean["interests"])), now, now, now])
+    sub_id = store.insert_subscriber(db, clean["phone"], clean["language"], clean["governorate"], clean["delegation"],
+                                     ",".join(sorted(clean["interests"])), now)
     source = clean["consent_source"]
-    subscribers.log_consent(db, cur.lastrowid, "opt_in", "import", f"{via}: {source}" if source else via, now)
+    subscribers.log_consent(db, sub_id, "opt_in", "import", f"{via}: {source}" if source else via, now)
 
 
 class _RowChecker:
@@ -236,11 +233,10 @@ class _RowChecker:
             return None
 
     def existing(self, phone: str) -> str | None:
-        row = self.db.execute("SELECT status FROM subscribers WHERE phone = ?", [phone]).fetchone()
-        if row:
-            return row[0]
+        status = store.subscriber_status(self.db, phone)
+        if status is not None:
+            return status
         key = contacts.contact_key(self.secret, phone)
-        if self.db.execute("SELECT 1 FROM opt_out_keys WHERE contact_key IN (?, ?)",
-                           [key, subscribers.opt_out_mark(phone)]).fetchone():
+        if store.any_opt_out_key(self.db, key, subscribers.opt_out_mark(phone)):
             return "opted_out"  # said STOP, or erased their data (a coarse mark: see subscribers.opt_out_mark)
         return None

@@ -13,6 +13,7 @@ import time
 
 from gateway import blasts
 from gateway.store import transaction
+from messages import store
 from messages.i18n import LANGUAGES
 
 INTERESTS = ("jobs", "training", "business", "municipal")
@@ -21,9 +22,6 @@ INTERESTS = ("jobs", "training", "business", "municipal")
 # because its subscriber opted out is closed as failed with exactly this error, and campaign results count it
 # apart from real failures.
 SKIPPED_OPTED_OUT = "skipped: opted out"
-
-_COLUMNS = ("id", "phone", "language", "governorate", "delegation", "interests", "status", "opted_in_at")
-
 
 def parse_interests(topic_or_list) -> set[str]:
     """'all', None or '' mean every interest; otherwise a name or a list of names from INTERESTS."""
@@ -44,23 +42,19 @@ def _check_language(language: str) -> None:
 
 
 def get(db, phone: str) -> dict | None:
-    row = db.execute(f"SELECT {', '.join(_COLUMNS)} FROM subscribers WHERE phone = ?", [phone]).fetchone()  # noqa: S608 (fixed names, bound values)
-    if row is None:
+    sub = store.subscriber(db, phone)
+    if sub is None:
         return None
-    sub = dict(zip(_COLUMNS, row))
     sub["interests"] = set(filter(None, sub["interests"].split(",")))
     return sub
 
 
 def log_consent(db, subscriber_id: int, action: str, channel: str, via: str, now: float | None = None) -> None:
-    db.execute("INSERT INTO consent_log (subscriber_id, at, action, channel, via) VALUES (?, ?, ?, ?, ?)",
-               [subscriber_id, time.time() if now is None else now, action, channel, via])
+    store.log_consent(db, subscriber_id, action, channel, via, time.time() if now is None else now)
 
 
 def consent_history(db, phone: str) -> list[dict]:
-    rows = db.execute("SELECT c.at, c.action, c.channel, c.via FROM consent_log c JOIN subscribers s "
-                      "ON s.id = c.subscriber_id WHERE s.phone = ? ORDER BY c.at, c.id", [phone]).fetchall()
-    return [dict(zip(("at", "action", "channel", "via"), r)) for r in rows]
+    return [dict(zip(("at", "action", "channel", "via"), r)) for r in store.consent_rows(db, phone)]
 
 
 def subscribe(db, phone: str, *, language: str, governorate: str | None = None, delegation: str | None = None,
@@ -76,20 +70,14 @@ def subscribe(db, phone: str, *, language: str, governorate: str | None = None, 
     with transaction(db):
         existing = get(db, phone)
         if existing is None:
-            cur = db.execute(
-                "INSERT INTO subscribers (phone, language, governorate, delegation, interests, status, created_at, "
-                "updated_at, opted_in_at) VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?)",
-                [phone, language, governorate, delegation, ",".join(sorted(wanted)), now, now, now])
-            sub_id = cur.lastrowid
+            sub_id = store.insert_subscriber(db, phone, language, governorate, delegation, ",".join(sorted(wanted)),
+                                             now)
         else:
             sub_id = existing["id"]
-            db.execute("UPDATE subscribers SET language = ?, governorate = coalesce(?, governorate), "
-                       "delegation = coalesce(?, delegation), interests = ?, status = 'active', updated_at = ?, "
-                       "opted_in_at = CASE WHEN status = 'active' THEN opted_in_at ELSE ? END WHERE id = ?",
-                       [language, governorate, delegation, ",".join(sorted(existing["interests"] | wanted)), now,
-                        now, sub_id])
+            store.widen_subscription(db, sub_id, language, governorate, delegation,
+                                     ",".join(sorted(existing["interests"] | wanted)), now)
         if contact_key:
-            db.execute("DELETE FROM opt_out_keys WHERE contact_key = ?", [contact_key])
+            store.forget_opt_out_key(db, contact_key)
         log_consent(db, sub_id, "opt_in", channel, via, now)
     return sub_id
 
@@ -106,8 +94,7 @@ def drop_interest(db, phone: str, topic: str, *, channel: str, via: str, contact
         return set()
     now = time.time() if now is None else now
     with transaction(db):
-        db.execute("UPDATE subscribers SET interests = ?, updated_at = ? WHERE id = ?",
-                   [",".join(sorted(left)), now, existing["id"]])
+        store.set_interests(db, existing["id"], ",".join(sorted(left)), now)
         log_consent(db, existing["id"], "topic_removed", channel, via, now)
     return left
 
@@ -123,11 +110,10 @@ def opt_out(db, phone: str, *, channel: str, via: str, contact_key: str | None =
         existing = get(db, phone)
         if existing is None:
             if contact_key:
-                db.execute("INSERT INTO opt_out_keys (contact_key) VALUES (?) ON CONFLICT DO NOTHING", [contact_key])
+                store.remember_opt_out_key(db, contact_key)
             return False
         if existing["status"] != "opted_out":
-            db.execute("UPDATE subscribers SET status = 'opted_out', updated_at = ? WHERE id = ?",
-                       [now, existing["id"]])
+            store.set_opted_out(db, existing["id"], now)
             log_consent(db, existing["id"], "opt_out", channel, via, now)
         skip_queued_blasts(db, existing["id"], now)
     return True
@@ -143,10 +129,9 @@ def opt_in_again(db, phone: str, *, channel: str, via: str, contact_key: str | N
             return "unknown"
         if existing["status"] == "active":
             return "already"
-        db.execute("UPDATE subscribers SET status = 'active', opted_in_at = ?, updated_at = ? WHERE id = ?",
-                   [now, now, existing["id"]])
+        store.set_opted_in(db, existing["id"], now)
         if contact_key:
-            db.execute("DELETE FROM opt_out_keys WHERE contact_key = ?", [contact_key])
+            store.forget_opt_out_key(db, contact_key)
         log_consent(db, existing["id"], "opt_in", channel, via, now)
     return "resumed"
 
@@ -160,15 +145,14 @@ def opt_out_mark(phone: str) -> str:
 def erase(db, phone: str, contact_key: str | None = None) -> None:
     """"Delete my data": the subscription, its preferences and its consent history go; a coarse mark stays."""
     with transaction(db):
-        row = db.execute("SELECT id FROM subscribers WHERE phone = ?", [phone]).fetchone()
+        row = store.subscriber(db, phone)
         if row:
-            skip_queued_blasts(db, row[0])
-            db.execute("DELETE FROM consent_log WHERE subscriber_id = ?", [row[0]])
-            blasts.forget_subscriber(db, row[0])
-            db.execute("DELETE FROM subscribers WHERE id = ?", [row[0]])
+            skip_queued_blasts(db, row["id"])
+            blasts.forget_subscriber(db, row["id"])
+            store.delete_subscriber(db, row["id"])
         if contact_key:
-            db.execute("DELETE FROM opt_out_keys WHERE contact_key = ?", [contact_key])
-        db.execute("INSERT INTO opt_out_keys (contact_key) VALUES (?) ON CONFLICT DO NOTHING", [opt_out_mark(phone)])
+            store.forget_opt_out_key(db, contact_key)
+        store.remember_opt_out_key(db, opt_out_mark(phone))
 
 
 def skip_queued_blasts(db, subscriber_id: int, now: float | None = None) -> int:
@@ -177,24 +161,18 @@ def skip_queued_blasts(db, subscriber_id: int, now: float | None = None) -> int:
 
 
 def is_opted_out(db, phone: str, contact_key: str | None = None) -> bool:
-    row = db.execute("SELECT status FROM subscribers WHERE phone = ?", [phone]).fetchone()
-    if row is not None:
-        return row[0] == "opted_out"
-    return bool(contact_key) and db.execute(
-        "SELECT 1 FROM opt_out_keys WHERE contact_key = ?", [contact_key]).fetchone() is not None
+    status = store.subscriber_status(db, phone)
+    if status is not None:
+        return status == "opted_out"
+    return bool(contact_key) and store.any_opt_out_key(db, contact_key)
 
 
 def counts(db) -> dict[str, int]:
     """Subscribers by status, and active ones by language."""
-    out = {f"status:{s}": n for s, n in db.execute("SELECT status, count(*) FROM subscribers GROUP BY status")}
-    out.update({f"language:{lang}": n for lang, n in db.execute(
-        "SELECT language, count(*) FROM subscribers WHERE status = 'active' GROUP BY language")})
-    return out
+    by_status, by_language = store.subscriber_counts(db)
+    return {**{f"status:{s}": n for s, n in by_status}, **{f"language:{lang}": n for lang, n in by_language}}
 
 
 def listing(db, *, status: str | None = None, governorate: str | None = None, limit: int = 50):
     """Rows for staff, newest first (a cursor, not a list: the table can be large)."""
-    return db.execute(
-        "SELECT phone, language, governorate, delegation, interests, status, opted_in_at FROM subscribers "
-        "WHERE (:status IS NULL OR status = :status) AND (:gov IS NULL OR governorate = :gov) "
-        "ORDER BY id DESC LIMIT :limit", {"status": status, "gov": governorate, "limit": limit})
+    return store.subscriber_rows(db, status=status, governorate=governorate, limit=limit)

@@ -169,11 +169,8 @@ def _confirm_sent():
 def _awaiting_results():
     """The phone asks which uuids still want a result: those sent in the last day (a phone with delivery reports
     switched off never answers, and the list must not grow for ever)."""
-    rows = dalil().db().execute(
-        "SELECT provider_id FROM outbox WHERE channel = ? AND state = 'sent' AND provider_id IS NOT NULL "
-        "AND sent_at > ? ORDER BY sent_at DESC LIMIT ?", [NAME, time.time() - RESULT_WINDOW_SECONDS, MAX_IDS]
-    ).fetchall()
-    return jsonify(message_uuids=[r[0] for r in rows])
+    ids = outbox.sent_awaiting_receipt(dalil().db(), NAME, time.time() - RESULT_WINDOW_SECONDS, MAX_IDS)
+    return jsonify(message_uuids=ids)
 
 
 def _receive_results():
@@ -203,8 +200,7 @@ def _record_result(db, result: dict) -> bool:
         return outbox.record_receipt(db, NAME, uuid, False, reason)
     if _int(result.get("delivered_result_code")) == 0:
         return outbox.record_receipt(db, NAME, uuid, True)
-    return db.execute("SELECT 1 FROM outbox WHERE channel = ? AND provider_id = ?", [NAME, uuid]).fetchone() \
-        is not None
+    return outbox.knows_provider_id(db, NAME, uuid)
 
 
 def _int(value):
