@@ -36,6 +36,14 @@ PUBLIC = "https://dalil.example.tn"  # what Twilio calls; a proxy forwards to us
 TEST_NUMBER = "+21620123456"
 
 
+def webhook_channels(twilio_token: str = TWILIO_TOKEN, smssync_secret: str = "phone-secret-4411") -> dict:
+    """The [channels.*] tables that open Twilio's and SMSSync's webhooks (Africa's Talking and the generic USSD
+    aggregator are open in the base config)."""
+    return {"twilio": {"enabled": True, "account_sid": "AC" + "1" * 32, "auth_token": twilio_token,
+                       "from_number": "+15005550006"},
+            "smssync": {"enabled": True, "secret": smssync_secret, "prefixes": ["+216"]}}
+
+
 def fields(name: str) -> dict:
     """A recorded payload of form fields (tests/payloads/NAME)."""
     return json.loads((PAYLOADS / name).read_text())

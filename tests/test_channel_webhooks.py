@@ -9,7 +9,7 @@ import pytest
 
 from gateway import create_app
 from gateway.store import close_thread_connections
-from handler_cases import PUBLIC, TWILIO_TOKEN, case_file, run_case, with_defaults
+from handler_cases import PUBLIC, case_file, run_case, webhook_channels, with_defaults
 
 FILES = ("twilio_webhooks.json", "africastalking_webhooks.json", "generic_ussd_requests.json",
          "smssync_webhooks.json", "kannel_callbacks.json")
@@ -21,9 +21,7 @@ def app(make_config):
     """Every channel on, each as its provider's webhooks find it."""
     app = create_app(make_config(
         gateway={"public_url": PUBLIC},
-        channels={"twilio": {"enabled": True, "account_sid": "AC" + "1" * 32, "auth_token": TWILIO_TOKEN,
-                             "from_number": "+15005550006"},
-                  "smssync": {"enabled": True, "secret": "phone-secret-4411", "prefixes": ["+216"]},
+        channels={**webhook_channels(),
                   "kannel": {"enabled": True, "sendsms_url": "http://127.0.0.1:9/cgi-bin/sendsms",
                              "username": "dalil", "password": "pw", "webhook_token": "kannel-hook-5b1e"}}))
     yield app

@@ -19,6 +19,7 @@ from twilio.request_validator import RequestValidator
 
 from gateway import create_app, outbox
 from gateway.store import close_thread_connections, transaction
+from handler_cases import webhook_channels
 from test_fuzz_support import assert_clean_log, assert_consistent, fuzz_examples
 
 AT = "/hooks/africastalking/at-token-3f9a"
@@ -60,9 +61,7 @@ def sent_rows(db, channel: str, ids: list[str]) -> None:
 def app(make_config):
     app = create_app(make_config(
         gateway={"public_url": PUBLIC},
-        channels={"twilio": {"enabled": True, "account_sid": "AC" + "1" * 32, "auth_token": TWILIO_TOKEN,
-                             "from_number": "+15005550006"},
-                  "smssync": {"enabled": True, "secret": SMSSYNC_SECRET, "prefixes": ["+216"]}}))
+        channels=webhook_channels(TWILIO_TOKEN, SMSSYNC_SECRET)))
     from flows import directory
     db = app.extensions["dalil"].db()
     directory.load_demo(db)
