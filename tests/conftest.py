@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from gateway import create_app, store
+from gateway import create_app, schemas, store
 from gateway.console import users
 from gateway.store import close_thread_connections
 from harness import BASE_CONFIG, LiveServer, deep_merge
@@ -42,7 +42,7 @@ def template_database(tmp_path_factory):
     path = tmp_path_factory.mktemp("template") / "dalil.db"
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
-    store.migrate(sqlite_utils.Database(conn))
+    store.migrate(sqlite_utils.Database(conn), schemas())
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()  # the last connection folds the WAL into the file: the copy is one whole file
     return path
