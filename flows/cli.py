@@ -115,7 +115,8 @@ class Phone:
         self.console.print(Panel(text, width=34, subtitle=subtitle, title=self.mode.upper()))
 
     def _outbox_high_water(self) -> int:
-        return self.ctx.db().execute("SELECT coalesce(max(id), 0) FROM outbox").fetchone()[0]
+        from gateway import outbox
+        return outbox.last_id(self.ctx.db())
 
     def _show_new_sms(self) -> None:
         from gateway import outbox
