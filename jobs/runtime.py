@@ -11,10 +11,10 @@ def run_now(ctx) -> dict:
 
 
 def start_background(app) -> None:
-    from gateway import runtime
-    runtime.every(app, SERVICE, "jobs-housekeeping", run_now, app.extensions["dalil"].config["jobs"]["check_minutes"])
+    from gateway import periodic
+    periodic.every(app, SERVICE, "jobs-housekeeping", run_now, app.extensions["dalil"].config["jobs"]["check_minutes"])
 
 
 def stop_background(app) -> None:
-    from gateway import runtime
-    runtime.stop(app, SERVICE)
+    from gateway import periodic
+    periodic.stop(app, SERVICE)

@@ -12,10 +12,10 @@ def close_due_now(ctx) -> list[int]:
 
 
 def start_background(app) -> None:
-    from gateway import runtime
-    runtime.every(app, SERVICE, JOB_ID, close_due_now, app.extensions["dalil"].config["polls"]["close_check_minutes"])
+    from gateway import periodic
+    periodic.every(app, SERVICE, JOB_ID, close_due_now, app.extensions["dalil"].config["polls"]["close_check_minutes"])
 
 
 def stop_background(app) -> None:
-    from gateway import runtime
-    runtime.stop(app, SERVICE)
+    from gateway import periodic
+    periodic.stop(app, SERVICE)

@@ -234,8 +234,8 @@ def test_profiles_an_offer_its_alerts_yes_and_no_and_nothing_in_plaintext(live, 
     # --- a week later: "did they call you?"; the answer is a count, not kept for the person ----------------------
     db.execute("UPDATE job_matches SET follow_day = ? WHERE state = 'yes'", [profiles.today(ctx)])
     for name in ("amal", "ghada"):  # a week on, the menu conversation amal's stray "1" opened is long over
-        key = contacts.contact_key(ctx.services["contacts_secret"], NUMBERS[name])
-        ctx.services["sms_sessions"].drop(f"sms:{key}")
+        key = contacts.contact_key(ctx.services.contacts_secret, NUMBERS[name])
+        ctx.services.sms_sessions.drop(f"sms:{key}")
     before = last_id(db)
     assert matching.housekeeping(ctx, db)["followed_up"] == 2
     asked = {r["to_number"]: r["body"] for r in new_rows(db, before)}
