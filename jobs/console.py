@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, g, redirect, request, url_for
 
 from flows import directory as dirmod
-from gateway import dalil
+from gateway.context import dalil
 from gateway.console import ui
 from gateway.store import transaction
 from jobs import matching, offers, report, store, taxonomy
