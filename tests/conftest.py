@@ -18,6 +18,7 @@ from gateway.console import users
 from gateway.store import close_thread_connections
 from harness import BASE_CONFIG, LiveServer, deep_merge
 
+SCREENSHOTS = Path(__file__).parent / "screenshots"  # written by tests/browser/
 PRODUCTION_HASH_METHOD = users.HASH_METHOD
 # Tests create hundreds of accounts; at the production cost each takes a third of a second on 2 busy cores.
 TEST_HASH_METHOD = "scrypt:1024:8:1"
@@ -103,8 +104,13 @@ def at_fake():
 
 
 def pytest_terminal_summary(terminalreporter):
-    """The figures tests record (the crash test's, the short soak's), from every xdist worker, at the end of the run."""
+    """At the end of the run, from every xdist worker: the figures tests record (the crash test's, the short
+    soak's) and where the browser tests' screenshots are (here, since xdist's controller never loads
+    tests/browser/conftest.py)."""
     for report in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", []):
         for name, text in getattr(report, "user_properties", ()):
             if name == "figures" and report.when == "call":
                 terminalreporter.write_line(text)
+    shots = sorted(SCREENSHOTS.rglob("*.png")) if SCREENSHOTS.exists() else []
+    if shots:
+        terminalreporter.write_line(f"browser screenshots: {SCREENSHOTS} ({len(shots)} pages)")

@@ -52,10 +52,6 @@ def axe_script() -> Path:
     return AXE
 
 
-def pytest_terminal_summary(terminalreporter):
-    shots = sorted(SCREENSHOTS.rglob("*.png")) if SCREENSHOTS.exists() else []
-    if shots:
-        terminalreporter.write_line(f"browser screenshots: {SCREENSHOTS} ({len(shots)} pages)")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 
