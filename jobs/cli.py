@@ -5,6 +5,8 @@ import json
 
 import click
 
+from messages.i18n import LANGUAGES
+
 
 def _ctx(obj):
     return obj.dalil()  # says which database; never starts an empty one
@@ -27,7 +29,7 @@ def jobs():
 @click.option("--ends", required=True, help="last day, YYYY-MM-DD")
 @click.option("--places", type=int, default=1, show_default=True, help="how many people are wanted")
 @click.option("--contact", required=True, help="the number that gets the SMS of those who say yes")
-@click.option("--contact-language", type=click.Choice(["ar", "fr", "en"]), default=None,
+@click.option("--contact-language", type=click.Choice(LANGUAGES), default=None,
               help="the language of that SMS (default: [gateway] default_language)")
 @click.option("--text", "texts", multiple=True, required=True, help="LANG=TEXT, once per language (ar, fr, en)")
 @click.pass_obj
@@ -75,7 +77,7 @@ def show(obj, offer_id):
     except offers.OfferError as e:
         raise click.ClickException(str(e)) from None
     click.echo(json.dumps({k: v for k, v in offer.items() if k != "texts"}, ensure_ascii=False))
-    for lang in ("ar", "fr", "en"):
+    for lang in LANGUAGES:
         click.echo(f"--- alert ({lang})\n{offers.alert_text(ctx.db(), offer, lang)}")
     counts = report.offer_counts(ctx, ctx.db(), offer_id)
     click.echo("counts: " + ", ".join(f"{k} {'hidden' if v is None else v}" for k, v in counts.items()))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from messages.i18n import LANGUAGES
 from referrals.desk_cli import DEFAULT_DESK_HOME, desk
 
 
@@ -62,7 +63,7 @@ def cso_keygen(home):
               help="the file `dalil coordinator sign` wrote for this CSO")
 @click.option("--capacity", type=int, default=20, show_default=True, help="open referrals it can take")
 @click.option("--caseworker-phone", default="", help="number that gets 'new referral R-XXXX (category)'")
-@click.option("--language", type=click.Choice(["ar", "fr", "en"]), default="fr", show_default=True,
+@click.option("--language", type=click.Choice(LANGUAGES), default="fr", show_default=True,
               help="language of the caseworker's SMS notices")
 @click.pass_obj
 def cso_add(obj, registration_file, capacity, caseworker_phone, language):
@@ -266,7 +267,7 @@ def ledger_checkpoint(obj):
 # --- reports and retention ------------------------------------------------------------------------------
 @click.command("report")
 @click.option("--json", "as_json", is_flag=True, help="the same JSON the municipality endpoint answers (codes)")
-@click.option("--lang", type=click.Choice(["ar", "fr", "en"]), default=None,
+@click.option("--lang", type=click.Choice(LANGUAGES), default=None,
               help="language of the needs' and governorates' names (default: [gateway] default_language)")
 @click.pass_obj
 def report_cmd(obj, as_json, lang):

@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from messages.i18n import LANGUAGES
+
 DEFAULT_DESK_HOME = "dalil-desk"
 
 
@@ -27,7 +29,7 @@ home_option = click.option("--home", default=DEFAULT_DESK_HOME, show_default=Tru
 @click.option("--gateway-key", required=True, help="the gateway's checkpoint key, as `dalil cso add` printed it")
 @click.option("--coordinator-key", required=True,
               help="the coordinator's public line, from the coordinator (not from the gateway's operator)")
-@click.option("--language", type=click.Choice(["ar", "fr", "en"]), default="fr", show_default=True,
+@click.option("--language", type=click.Choice(LANGUAGES), default="fr", show_default=True,
               help="the inbox's language at first (the page has a switch)")
 def desk_connect(home, gateway_url, cso_id, token, gateway_key, coordinator_key, language):
     """Write the desk's settings (desk.toml) next to its key, pinning the gateway's and the coordinator's keys."""

@@ -3,15 +3,12 @@ the HSDS 3.0 schema and Dalil's extension (schema.py), then what Dalil needs of 
 languages, known categories and areas, phone numbers, short names and summaries that fit a USSD screen)."""
 from __future__ import annotations
 
-import re
-
 from flows.directory import fields, schema, store
 from flows.directory.fields import BASE_LANG, EXT, LANGS
 from flows.store import sort_key
 
 SHORT_NAME_MAX = 24
 STATUS_IN = {"active": "active", "inactive": "retired", "defunct": "retired", "temporarily closed": "retired"}
-_PHONE = re.compile(r"\+?[0-9][0-9 ()./-]{2,29}")
 
 
 def _check_shape(kind: str, rec, where: str) -> None:
@@ -204,7 +201,7 @@ class Batch:
         for i, phone in enumerate(fields.array(rec.get("phones"), where, "phones")):
             phone = fields.object(phone, where, f"phones[{i}]")
             number = fields.clean(phone.get("number"), where, f"phones[{i}].number")
-            if not number or not _PHONE.fullmatch(number):
+            if not number or not fields.PHONE.fullmatch(number):
                 fields.fail(where, f"phones[{i}].number", f"expected a phone number, got {phone.get('number')!r}")
             rows.append({"id": fields.child_id(phone, where, f"phones[{i}].id", f"{owner}:phone:{i}"),
                          column: owner, "number": number,

@@ -11,7 +11,9 @@ LANGS = LANGUAGES
 BASE_LANG = "fr"  # the language of HSDS's own text fields
 EXT = "x-dalil"
 
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}")
+# a record id, and a phone number as written in a record: the importer and the console's forms check the same
+RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}")
+PHONE = re.compile(r"\+?[0-9][0-9 ()./-]{2,29}")
 
 
 class DirectoryImportError(ValueError):
@@ -37,7 +39,7 @@ def record_id(rec: dict, where: str) -> str:
     rid = rec.get("id")
     if rid is None or rid == "":
         fail(where, "id", "missing")
-    if not isinstance(rid, str) or not _ID.fullmatch(rid):
+    if not isinstance(rid, str) or not RECORD_ID.fullmatch(rid):
         fail(where, "id", f"expected up to 100 letters, digits or . _ : @ - (a UUID fits), got {rid!r}")
     return rid
 
@@ -47,7 +49,7 @@ def child_id(rec: dict, where: str, label: str, default: str) -> str:
     rid = rec.get("id")
     if rid is None or rid == "":
         return default
-    if not isinstance(rid, str) or not _ID.fullmatch(rid):
+    if not isinstance(rid, str) or not RECORD_ID.fullmatch(rid):
         fail(where, label, f"expected up to 100 letters, digits or . _ : @ -, got {rid!r}")
     return rid
 

@@ -14,13 +14,11 @@ from wtforms import Form, SelectMultipleField, StringField
 from wtforms.validators import ValidationError
 
 from flows import directory as dirmod
-from flows.directory import store as directory_store
+from flows.directory import fields, store as directory_store
 from gateway.console import ui
 from messages.i18n import LANGUAGES
 
 EXT = dirmod.EXT
-ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}")
-PHONE_RE = re.compile(r"\+?[0-9][0-9 ()./-]{2,29}")
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 URL_RE = re.compile(r"https?://\S+")
 MAX_TEXT = 1000
@@ -100,7 +98,7 @@ class RecordForm(Form):
     OPTIONAL: tuple[str, ...] = ()  # texts given in all three languages or in none
 
     id = StringField(filters=[_strip])
-    phone = text(shaped(PHONE_RE, "console.form.phone"), max_len=300)
+    phone = text(shaped(fields.PHONE, "console.form.phone"), max_len=300)
 
     def __init__(self, formdata, original: dict | None, db):
         super().__init__(formdata)
@@ -111,7 +109,7 @@ class RecordForm(Form):
             return
         if not field.data:
             _fail("console.form.required")
-        if not ID_RE.fullmatch(field.data):
+        if not fields.RECORD_ID.fullmatch(field.data):
             _fail("console.directory.id_format")
         if directory_store.exists(self.db, self.TABLE, field.data):
             _fail("console.directory.id_taken")
