@@ -41,8 +41,11 @@ def build(kind: str, folder: str):
         app.add_url_rule(PATH, "ussd", lambda: Response("CON Dalil\n1. Jobs and training\n2. Start a business",
                                                           mimetype="text/plain"), methods=["POST"])
         return app
-    from flows import directory
+    from flows import directory, engine
     from gateway import create_app
+    # Under valgrind a hop takes ~50 times as long: the 30-s directory cache would expire 50 times as often per hop
+    # as it does in real time, and how often would depend on the machine's load. An hour keeps it as it is in use.
+    engine.DIRECTORY_CACHE_SECONDS = 3600.0
     app = create_app({"gateway": {"database": folder + "/bench.db", "keys_dir": folder + "/keys",
                                   "log_level": "WARNING"},
                       "channels": {"africastalking": {"webhook_token": "tok"}}, "dispatcher": {"enabled": False}})
@@ -81,7 +84,7 @@ def child(kind: str, sessions: int) -> None:
 
 
 def instructions(kind: str, sessions: int) -> int:
-    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    env = dict(os.environ, PYTHONPATH=os.getcwd(), PYTHONHASHSEED="0")  # the same dict layouts in every run
     run = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
                           __file__, "--child", kind, "--sessions", str(sessions)],
                          env=env, capture_output=True, text=True, check=True)
