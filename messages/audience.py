@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from flows.directory import store as directory_store
 from messages.i18n import LANGUAGES
 from messages.subscribers import INTERESTS
 
@@ -84,7 +85,7 @@ class Audience:
 
     def check(self, db) -> None:
         """Every code must exist: a misspelt governorate would silently match nobody."""
-        areas = dict(db.execute("SELECT code, level FROM areas").fetchall())
+        areas = {code: level for code, (level, _) in directory_store.area_levels(db).items()}
         for i, group in enumerate(self.groups):
             where = "audience" if len(self.groups) == 1 else f"audience group {i + 1}"
             _known(group.governorates, [c for c, lvl in areas.items() if lvl == "governorate"],

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import phonenumbers
 
+from flows.directory import store as directory_store
 from gateway import contacts
 from gateway.store import transaction
 from messages import store, subscribers
@@ -151,8 +152,7 @@ class _RowChecker:
 
     def _areas(self) -> tuple[dict, dict]:
         governorates, delegations = {}, {}
-        for code, level, parent, *names in self.db.execute(
-                "SELECT code, level, parent_code, name_ar, name_fr, name_en FROM areas"):
+        for code, level, parent, *names in directory_store.area_rows(self.db):
             target = governorates if level == "governorate" else delegations
             for name in [code, code.replace("_", " "), *filter(None, names)]:
                 target[fold(name)] = (code, parent)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from flows.directory import store as areas
 from gateway import contacts
 from messages import i18n, subscribers
 
@@ -126,8 +127,8 @@ def parse_join_words(db, rest: str) -> tuple[set[str], str | None] | None:
 
 def _governorate_names(db) -> dict[str, str]:
     names = {}
-    for code, *localized in db.execute("SELECT code, name_ar, name_fr, name_en FROM areas "
-                                       "WHERE level = 'governorate'"):
+    for row in areas.governorate_rows(db):
+        code, localized = row["code"], [row["name_ar"], row["name_fr"], row["name_en"]]
         for name in [code.replace("_", " "), *filter(None, localized)]:
             folded = fold(name)
             names[folded] = code
@@ -146,8 +147,9 @@ def _topics(lang: str, interests: set[str]) -> str:
 def _area(db, code: str | None, lang: str) -> str:
     if not code:
         return ""
-    row = db.execute(f"SELECT name_{lang} FROM areas WHERE code = ?", [code]).fetchone()  # noqa: S608 (fixed names, bound values)
-    return f"{'، ' if lang == 'ar' else ', '}{row[0]}" if row and row[0] else ""
+    row = areas.area_row(db, code)
+    name = row and row[f"name_{lang}"]
+    return f"{'، ' if lang == 'ar' else ', '}{name}" if name else ""
 
 
 def _key(ctx, phone: str) -> str:

@@ -26,6 +26,11 @@ def area_row(db, code: str):
     return next(db.query("SELECT name_ar, name_fr, name_en FROM areas WHERE code = ?", [code]), None)
 
 
+def area_rows(db) -> list[tuple]:
+    """Every area: (code, level, parent code, name_ar, name_fr, name_en)."""
+    return db.execute("SELECT code, level, parent_code, name_ar, name_fr, name_en FROM areas").fetchall()
+
+
 def area_levels(db) -> dict[str, tuple[str, str | None]]:
     """Area code -> (level, parent code)."""
     return {r[0]: (r[1], r[2]) for r in db.execute("SELECT code, level, parent_code FROM areas")}
