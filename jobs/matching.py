@@ -62,9 +62,9 @@ def preview(ctx, db, offer_id: int, now: float | None = None) -> dict:
 def _opted_out(db):
     """Who must get no alert though their contact key is not on the opt-out list: subscribers who said STOP (their
     numbers are in the subscribers table) and erased numbers' coarse marks. Read once per offer."""
+    from messages import store as subscriber_store
     from messages import subscribers
-    numbers = {r[0] for r in db.execute("SELECT phone FROM subscribers WHERE status = 'opted_out'")}
-    marks = {r[0] for r in db.execute("SELECT contact_key FROM opt_out_keys WHERE contact_key LIKE 'mark:%'")}
+    numbers, marks = subscriber_store.opted_out_numbers(db), subscriber_store.opt_out_marks(db)
     return lambda e164: e164 in numbers or subscribers.opt_out_mark(e164) in marks
 
 

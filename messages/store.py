@@ -146,6 +146,15 @@ def forget_opt_out_key(db, key: str) -> None:
     db.execute("DELETE FROM opt_out_keys WHERE contact_key = ?", [key])
 
 
+def opted_out_numbers(db) -> set[str]:
+    return {r[0] for r in db.execute("SELECT phone FROM subscribers WHERE status = 'opted_out'")}
+
+
+def opt_out_marks(db) -> set[str]:
+    """The coarse marks erased numbers leave (subscribers.opt_out_mark), never a number's full key."""
+    return {r[0] for r in db.execute("SELECT contact_key FROM opt_out_keys WHERE contact_key LIKE 'mark:%'")}
+
+
 def any_opt_out_key(db, *keys: str) -> bool:
     marks = ", ".join("?" for _ in keys)
     return db.execute(f"SELECT 1 FROM opt_out_keys WHERE contact_key IN ({marks})", list(keys)).fetchone() is not None  # noqa: S608 (placeholders only)
