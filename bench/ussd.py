@@ -84,11 +84,12 @@ def hop(conn: http.client.HTTPConnection, session_id: str, phone: str, inputs: l
     return response.status, text, time.perf_counter() - t0
 
 
-def run_client(port: int, hops: int, concurrency: int) -> tuple[float, list[float]]:
+def run_client(port: int, hops: int, concurrency: int, first: int = 0) -> tuple[float, list[float]]:
+    """Walk sessions numbered from `first` (each a new caller: a number the server has not heard) until `hops`."""
     latencies: list[float] = []
     lock = threading.Lock()
     remaining = [hops]
-    session_ids = iter(range(10**9))
+    session_ids = iter(range(first, 10**9))
 
     def take() -> bool:
         with lock:
@@ -157,8 +158,10 @@ def measure(hops: int, concurrency: int, threads: int, rounds: int = 5) -> dict:
             for kind in ("bare", "dalil"):
                 proc, servers[kind] = start_server(kind, f"{folder}/{kind}", threads)
                 procs.append(proc)
-                run_client(servers[kind], min(200, hops), concurrency)  # warm-up: imports, caches, connections
-            return interleaved(servers, lambda kind, port, n: run_client(port, hops // rounds, concurrency), rounds)
+                run_client(servers[kind], min(200, hops), concurrency, 9_000_000)  # warm-up: imports, caches
+            # every round new callers: a number heard in an earlier round would skip first contact
+            return interleaved(servers, lambda kind, port, n: run_client(port, hops // rounds, concurrency,
+                                                                           n * 1_000_000), rounds)
         finally:
             for proc in procs:
                 proc.terminate()
