@@ -1,8 +1,9 @@
-"""Live menu sessions, held in memory only.
+"""Live menu sessions, held in memory (the default) or, sealed, in Valkey (flows/shared_sessions.py).
 
 A session holds the caller's answers on the way to a referral (need, nationality, note), so it must never reach
 the database or its WAL. One office process serves all traffic, so memory is enough; a restart forgets live
-sessions, and a caller's next hop starts again at the menu (USSD sessions last a few minutes at most).
+sessions, and a caller's next hop starts again at the menu (USSD sessions last a few minutes at most). Several
+processes on several hosts share them through ``[sessions] url`` instead.
 """
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+
+class SessionsUnavailable(Exception):
+    """The shared session store cannot be reached (Valkey down): the hop cannot read or keep its session."""
 
 
 @dataclass

@@ -1,7 +1,15 @@
 """USSD transport: one request per hop, from any aggregator, into the engine."""
 from __future__ import annotations
 
+import logging
+
 from flows.calls import BadCall, caller, make_call, new_session, queue_outgoing
+from flows.engine import Reply
+from flows.sessions import SessionsUnavailable
+from messages import i18n
+from messages.segments import fold
+
+log = logging.getLogger(__name__)
 
 MAX_SESSION_ID = 200
 
@@ -21,6 +29,21 @@ def hop(ctx, *, channel: str, session_id: str, phone: str, text: str, input_mode
     if len(session_id) > MAX_SESSION_ID:
         raise BadCall(f"sessionId longer than {MAX_SESSION_ID} characters")
     e164, contact_key = caller(ctx, phone)
+    try:
+        return _hop(ctx, channel, session_id, e164, contact_key, text, input_mode)
+    except SessionsUnavailable as e:  # Valkey down ([sessions] url): a short "try again", never a 500
+        log.error("sessions unavailable, a USSD caller was asked to try again: %s", e)
+        return try_again(ctx, contact_key)
+
+
+def try_again(ctx, contact_key: str) -> Reply:
+    """The END screen of a hop that could not reach its session, in the caller's language if the line knows it."""
+    lang = new_session(ctx, ctx.db(), contact_key).lang
+    text = i18n.t(lang, "sessions.try_again")
+    return Reply(fold(text) if lang in ctx.config["ussd"]["fold_accents"] else text, end=True)
+
+
+def _hop(ctx, channel: str, session_id: str, e164: str, contact_key: str, text: str, input_mode: str):
     store, engine, db = ctx.services.ussd_sessions, ctx.services.engine, ctx.db()
     places = ctx.services.ussd_resume
     key = f"{channel}:{session_id}"
@@ -50,4 +73,7 @@ def hop(ctx, *, channel: str, session_id: str, phone: str, text: str, input_mode
 
 
 def end(ctx, *, channel: str, session_id: str) -> None:
-    ctx.services.ussd_sessions.drop(f"{channel}:{session_id}")
+    try:
+        ctx.services.ussd_sessions.drop(f"{channel}:{session_id}")
+    except SessionsUnavailable:  # Valkey down: the session expires there on its own
+        log.warning("sessions unavailable: an ended USSD session is left to expire")

@@ -103,6 +103,16 @@ def at_fake():
         yield fake
 
 
+@pytest.fixture
+def valkey(tmp_path, monkeypatch):
+    """A throwaway redis-server keeping nothing on disk (tests/valkey_server.py), with $DALIL_SESSIONS_KEY set to a
+    fresh key for "env:DALIL_SESSIONS_KEY" in configs (and the `dalil serve` processes a test starts)."""
+    from valkey_server import KEY_ENV, ValkeyServer, new_key
+    monkeypatch.setenv(KEY_ENV, new_key())
+    with ValkeyServer(tmp_path) as server:
+        yield server
+
+
 def pytest_terminal_summary(terminalreporter):
     """At the end of the run, from every xdist worker: the figures tests record (the crash test's, the short
     soak's) and where the browser tests' screenshots are (here, since xdist's controller never loads
