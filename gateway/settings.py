@@ -34,7 +34,8 @@ SCHEMA = {
         "fold_accents": Key(list, ["fr"], doc="languages whose USSD screens lose the accents GSM-7 lacks (ê→e, "
                                               "ç→c, œ→oe), so one letter does not cut a screen to 80 characters"),
         "resume_seconds": Key(int, 180, doc="a caller who redials this soon after a dropped session is offered "
-                                            "to continue where they were (navigation only, kept in memory); 0: off"),
+                                            "to continue where they were (navigation only, kept with the "
+                                            "sessions); 0: off"),
     },
     "sms": {
         "session_idle_minutes": Key(int, 15, doc="an SMS conversation idle this long starts again at the menu"),
