@@ -1,6 +1,6 @@
 """USSD hops through the real server, against a bare Flask endpoint under the same server, in the same run.
 
-    python3 bench/ussd.py [--hops 2000] [--concurrency 8]
+    python3 bench/ussd.py [--hops 2000] [--concurrency 8] [--valkey] [--processes N]
 
 Each server runs in its own process (waitress, as `dalil serve` runs it) with a fresh SQLite file and the demo
 directory; the client walks whole sessions (language, area, menu, list, detail, back) with keep-alive
@@ -8,6 +8,11 @@ connections, as an aggregator does. Both servers run at once and are measured in
 change in the machine's load during the run weighs on both. Prints hops/s and p99 latency for both, and their
 ratios.
 Targets (issues 2 and 12): p99 under 25 ms, and at least 0.6 of the bare endpoint's throughput.
+
+``--valkey`` runs Dalil with ``[sessions] url`` on a throwaway redis-server (tests/valkey_server.py: loopback, a
+temp folder, nothing on disk); ``--processes N`` runs N Dalil servers on one SQLite file sharing that Valkey, each
+session's hops going round them in turn (docs/operations.md, "Shared sessions in Valkey"), and adds the ratio
+per process.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ import argparse
 import http.client
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -22,13 +28,18 @@ import tempfile
 import threading
 import time
 import urllib.parse
+from contextlib import ExitStack
+from pathlib import Path
 
 from gateway.config import schema
 
+sys.path.append(str(Path(__file__).resolve().parent.parent / "tests"))  # tests/valkey_server.py
+
 SERVE = r"""
-import logging, sys, waitress
+import json, logging, sys, waitress
 logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "queue depth is 1" on every burst: expected here
 kind, port, folder, threads = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+sessions = json.loads(sys.argv[5]) if len(sys.argv) > 5 else {}  # [sessions]: url and key of a Valkey
 if kind == "bare":
     from flask import Flask, Response
     app = Flask("bare")
@@ -40,7 +51,8 @@ else:
     from flows import directory
     app = create_app({"gateway": {"database": folder + "/bench.db", "keys_dir": folder + "/keys",
                                   "log_level": "WARNING"},
-                      "channels": {"africastalking": {"webhook_token": "tok"}}, "dispatcher": {"enabled": False}})
+                      "channels": {"africastalking": {"webhook_token": "tok"}}, "dispatcher": {"enabled": False},
+                      **({"sessions": sessions} if sessions else {})})
     directory.load_demo(app.extensions["dalil"].db())
 waitress.serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True)
 """
@@ -57,11 +69,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(kind: str, folder: str, threads: int) -> tuple[subprocess.Popen, int]:
+def start_server(kind: str, folder: str, threads: int, sessions: dict | None = None) -> tuple[subprocess.Popen, int]:
     port = free_port()
     env = dict(os.environ, PYTHONPATH=os.getcwd())
     os.makedirs(folder, exist_ok=True)
-    proc = subprocess.Popen([sys.executable, "-c", SERVE, kind, str(port), folder, str(threads)], env=env)
+    proc = subprocess.Popen([sys.executable, "-c", SERVE, kind, str(port), folder, str(threads),
+                             *([json.dumps(sessions)] if sessions else [])], env=env)
     deadline = time.time() + 30
     while time.time() < deadline:
         try:
@@ -84,8 +97,10 @@ def hop(conn: http.client.HTTPConnection, session_id: str, phone: str, inputs: l
     return response.status, text, time.perf_counter() - t0
 
 
-def run_client(port: int, hops: int, concurrency: int, first: int = 0) -> tuple[float, list[float]]:
-    """Walk sessions numbered from `first` (each a new caller: a number the server has not heard) until `hops`."""
+def run_client(port: int | list[int], hops: int, concurrency: int, first: int = 0) -> tuple[float, list[float]]:
+    """Walk sessions numbered from `first` (each a new caller: a number the server has not heard) until `hops`;
+    with several ports (servers sharing sessions), each session's hops go round them in turn."""
+    ports = port if isinstance(port, list) else [port]
     latencies: list[float] = []
     lock = threading.Lock()
     remaining = [hops]
@@ -99,19 +114,20 @@ def run_client(port: int, hops: int, concurrency: int, first: int = 0) -> tuple[
             return True
 
     def worker():
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conns = [http.client.HTTPConnection("127.0.0.1", p, timeout=10) for p in ports]
         while True:
             with lock:
                 n = next(session_ids)
             phone = f"+2162{n % 10_000_000:07d}"
             inputs: list[str] = []
-            for key in [None] + FIRST_CONTACT + BROWSE:
+            for i, key in enumerate([None] + FIRST_CONTACT + BROWSE):
                 if key is not None:
                     inputs.append(key)
                 if not take():
-                    conn.close()
+                    for conn in conns:
+                        conn.close()
                     return
-                status, text, elapsed = hop(conn, f"bench-{n}", phone, inputs)
+                status, text, elapsed = hop(conns[(n + i) % len(conns)], f"bench-{n}", phone, inputs)
                 if status != 200 or not text.startswith((b"CON ", b"END ")):
                     raise SystemExit(f"bad answer {status}: {text[:200]!r}")
                 with lock:
@@ -151,13 +167,23 @@ def interleaved(servers: dict, run_round, rounds: int) -> dict:
     return {kind: summary(walls[kind], latencies[kind]) for kind in servers}
 
 
-def measure(hops: int, concurrency: int, threads: int, rounds: int = 5) -> dict:
-    with tempfile.TemporaryDirectory() as folder:
-        procs, servers = [], {}
+def measure(hops: int, concurrency: int, threads: int, rounds: int = 5, valkey: bool = False,
+            processes: int = 1) -> dict:
+    with tempfile.TemporaryDirectory() as folder, ExitStack() as stack:
+        procs, servers, sessions = [], {}, None
+        if valkey or processes > 1:
+            from valkey_server import ValkeyServer
+            server = stack.enter_context(ValkeyServer(Path(folder)))
+            sessions = {"url": server.url, "key": secrets.token_hex(32)}
         try:
-            for kind in ("bare", "dalil"):
-                proc, servers[kind] = start_server(kind, f"{folder}/{kind}", threads)
+            proc, servers["bare"] = start_server("bare", f"{folder}/bare", threads)
+            procs.append(proc)
+            servers["dalil"] = []
+            for _ in range(processes):  # one after the other: the first creates the database
+                proc, port = start_server("dalil", f"{folder}/dalil", threads, sessions)
                 procs.append(proc)
+                servers["dalil"].append(port)
+            for kind in ("bare", "dalil"):
                 run_client(servers[kind], min(200, hops), concurrency, 9_000_000)  # warm-up: imports, caches
             # every round new callers: a number heard in an earlier round would skip first contact
             return interleaved(servers, lambda kind, port, n: run_client(port, hops // rounds, concurrency,
@@ -184,15 +210,24 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="sessions in flight at once")
     parser.add_argument("--threads", type=int, default=schema()["gateway"]["threads"].default,
                         help="waitress threads for both servers (default: the gateway's default)")
+    parser.add_argument("--valkey", action="store_true",
+                        help="Dalil with [sessions] url on a throwaway redis-server (sessions sealed in Valkey)")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="Dalil servers sharing one SQLite file and one Valkey (implies --valkey)")
     args = parser.parse_args()
-    measured = measure(args.hops, args.concurrency, args.threads)
+    measured = measure(args.hops, args.concurrency, args.threads, valkey=args.valkey, processes=args.processes)
     bare, dalil = measured["bare"], measured["dalil"]
     ratio = dalil["hops_per_s"] / bare["hops_per_s"]
+    shared = args.valkey or args.processes > 1
     print(line("bare Flask endpoint", bare))
     print(line("Dalil USSD flows", dalil, f"({dalil['hops']} hops, {args.concurrency} concurrent sessions, "
-                                          f"{args.threads} server threads)"))
+                                          f"{args.threads} server threads, {args.processes} process(es), "
+                                          f"sessions {'in Valkey' if shared else 'in memory'})"))
     print(targets(ratio, dalil, floor=0.6))  # issue 12 raised the line's own floor
-    print(json.dumps({"dalil": dalil, "bare": bare, "ratio": round(ratio, 3)}))
+    if args.processes > 1:
+        print(f"ratio per process   : {ratio / args.processes:.2f} ({args.processes} processes on one machine's cores)")
+    print(json.dumps({"dalil": dalil, "bare": bare, "ratio": round(ratio, 3), "processes": args.processes,
+                      "sessions": "valkey" if shared else "memory"}))
 
 
 if __name__ == "__main__":

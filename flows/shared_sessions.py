@@ -14,7 +14,8 @@ flows/sessions.py's memory stores. What Valkey holds is ciphertext only:
   after its last hop, a resume place ``[ussd] resume_seconds``;
 - the hops of one session are serialised across processes by a lock in Valkey (SET NX PX with a random token,
   released by a script that deletes it only if the token is still ours): bounded, so a process that dies holding
-  it delays that one session by LOCK_SECONDS at most.
+  it delays that one session by LOCK_SECONDS at most. The lock is taken with the session's read, and the hop's
+  writes go with its release: two round trips a hop (three when a new session looks for a resume place).
 
 The server must keep nothing on disk (no RDB snapshot, no AOF): ``connect`` checks ``save`` and ``appendonly``
 and refuses to start otherwise (docs/operations.md, "Shared sessions in Valkey"). Valkey unreachable while
@@ -28,6 +29,7 @@ import hashlib
 import json
 import logging
 import secrets
+import threading
 import time
 import urllib.parse
 from contextlib import contextmanager
@@ -87,7 +89,7 @@ class Shared:
             retry=redis.retry.Retry(redis.backoff.NoBackoff(), 1))  # once: a connection Valkey's restart broke
         self.box = SecretBox(hashlib.blake2b(b"seal", key=key, digest_size=32).digest())
         self._names = hashlib.blake2b(b"names", key=key, digest_size=32).digest()
-        self._release = self.client.register_script(RELEASE)
+        self._local = threading.local()  # per waitress thread: the hop's writes held until its lock is released
 
     def name(self, kind: str, key: str) -> str:
         digest = hashlib.blake2b(f"{kind}\0{key}".encode(), key=self._names, digest_size=20).digest()
@@ -118,22 +120,67 @@ class Shared:
         except redis.RedisError as e:
             raise SessionsUnavailable(f"Valkey: {type(e).__name__}") from e
 
+    def write(self, method: str, *args, **kwargs) -> None:
+        """A write: sent with the lock's release when this thread holds a session's lock (one round trip for the
+        hop's writes), at once otherwise."""
+        pending = getattr(self._local, "pending", None)
+        if pending is None:
+            self.call(method, *args, **kwargs)
+        else:
+            pending.append((method, args, kwargs))
+
+    def fetched(self, name: str):
+        """(True, value) when the lock just taken read ``name`` along with it, else (False, None)."""
+        fetched = getattr(self._local, "fetched", {})
+        return (True, fetched.pop(name)) if name in fetched else (False, None)
+
     @contextmanager
-    def lock(self, name: str):
+    def lock(self, name: str, prefetch: str | None = None):
+        """Hold the lock ``name``; ``prefetch``: a key read in the same round trip as the lock is taken."""
         token = secrets.token_hex(16)
         deadline, pause = time.monotonic() + LOCK_WAIT_SECONDS, 0.002
-        while not self.call("set", name, token, nx=True, px=int(LOCK_SECONDS * 1000)):
+        while True:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.set(name, token, nx=True, px=int(LOCK_SECONDS * 1000))
+            if prefetch:
+                pipe.get(prefetch)
+            got = self._execute(pipe)
+            if got[0]:
+                break
             if time.monotonic() > deadline:
                 raise SessionsUnavailable("another hop of this session holds its lock")
             time.sleep(pause)
             pause = min(pause * 2, 0.05)
+        saved = getattr(self._local, "pending", None), getattr(self._local, "fetched", {})
+        self._local.pending, self._local.fetched = [], ({prefetch: got[1]} if prefetch else {})
         try:
             yield
-        finally:
-            try:
-                self._release(keys=[name], args=[token])
-            except redis.RedisError:  # Valkey went away: the lock expires on its own
-                log.warning("a session lock could not be released (Valkey unreachable); it expires by itself")
+        except BaseException:
+            self._local.pending, self._local.fetched = saved
+            self._finish(name, token, [], strict=False)
+            raise
+        pending = self._local.pending
+        self._local.pending, self._local.fetched = saved
+        self._finish(name, token, pending, strict=True)
+
+    def _finish(self, name: str, token: str, pending: list, strict: bool) -> None:
+        """The hop's writes and the lock's release, in one round trip. A release that fails is left to expire."""
+        pipe = self.client.pipeline(transaction=False)
+        for method, args, kwargs in pending:
+            getattr(pipe, method)(*args, **kwargs)
+        pipe.eval(RELEASE, 1, name, token)
+        try:
+            self._execute(pipe)
+        except SessionsUnavailable:
+            if strict and pending:
+                raise
+            log.warning("a session lock could not be released (Valkey unreachable); it expires by itself")
+
+    def _execute(self, pipe) -> list:
+        try:
+            return pipe.execute()
+        except redis.RedisError as e:
+            raise SessionsUnavailable(f"Valkey: {type(e).__name__}") from e
 
 
 def _pack(session: Session) -> dict:
@@ -168,20 +215,22 @@ class SharedSessionStore:
 
     @contextmanager
     def lock(self, key: str):
-        with self.shared.lock(self.shared.name(self.kind + "-lock", key)):
+        """The session's lock, its value read in the same round trip (the hop's ``get`` comes next)."""
+        with self.shared.lock(self.shared.name(self.kind + "-lock", key), prefetch=self.shared.name(self.kind, key)):
             yield
 
     def get(self, key: str) -> Session | None:
         name = self.shared.name(self.kind, key)
-        data = self.shared.unseal(name, self.shared.call("get", name))
+        found, sealed = self.shared.fetched(name)
+        data = self.shared.unseal(name, sealed if found else self.shared.call("get", name))
         return _unpack(data) if data is not None else None
 
     def put(self, key: str, session: Session) -> None:
         name = self.shared.name(self.kind, key)
-        self.shared.call("set", name, self.shared.seal(name, _pack(session)), px=max(1, int(self.ttl * 1000)))
+        self.shared.write("set", name, self.shared.seal(name, _pack(session)), px=max(1, int(self.ttl * 1000)))
 
     def drop(self, key: str) -> None:
-        self.shared.call("delete", self.shared.name(self.kind, key))
+        self.shared.write("delete", self.shared.name(self.kind, key))
 
 
 class SharedResumeStore:
@@ -195,9 +244,9 @@ class SharedResumeStore:
             return
         name = self.shared.name("resume", contact_key)
         if place is None:
-            self.shared.call("delete", name)
+            self.shared.write("delete", name)
         else:
-            self.shared.call("set", name, self.shared.seal(name, _pack_place(place)), px=int(self.ttl * 1000))
+            self.shared.write("set", name, self.shared.seal(name, _pack_place(place)), px=int(self.ttl * 1000))
 
     def take(self, contact_key: str) -> Place | None:
         if not self.ttl:
