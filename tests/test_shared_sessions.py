@@ -87,18 +87,29 @@ key = "env:{KEY_ENV}"
 """
 
 
-@pytest.mark.slow  # three `dalil serve` processes
-def test_hops_alternating_between_two_servers_reach_the_same_screens(tmp_path, valkey):
+@pytest.mark.slow  # two `dalil serve` processes
+def test_hops_alternating_between_two_servers_reach_the_same_screens(tmp_path, valkey, template_database):
     config = write_config(tmp_path, shared_config_text(valkey))
     ctx = initialize(load(str(config)))
     directory.load_demo(ctx.db())
     close_thread_connections()
-    with ServerProcess(config, free_port()) as one, ServerProcess(config, free_port()) as other:
+    # the reference: one gateway with its sessions in memory (the default), on a database of its own
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    shutil.copyfile(template_database, reference / "dalil.db")
+    memory = create_app({"gateway": {"database": str(reference / "dalil.db"), "keys_dir": str(reference / "keys"),
+                                     "log_file": str(reference / "dalil.log")},
+                         "channels": {"africastalking": {"webhook_token": "at-token-3f9a"}},
+                         "dispatcher": {"enabled": False}})
+    directory.load_demo(memory.extensions["dalil"].db())
+    with ServerProcess(config, free_port()) as one, ServerProcess(config, free_port()) as other, \
+            LiveServer(memory) as in_memory:
         for lang, choice in LANGUAGE_CHOICE.items():
             keys = [choice, *WALK]
-            single = walk([one.url], f"single-{lang}", f"+2162010000{choice}", keys)
+            single = walk([in_memory.url], f"single-{lang}", f"+2162010000{choice}", keys)
             shared = walk([one.url, other.url], f"shared-{lang}", f"+2162020000{choice}", keys)
             assert shared == single, f"{lang}: the screens differ when hops alternate between two servers"
+            assert walk([other.url], f"one-{lang}", f"+2162030000{choice}", keys) == single
             assert len(set(single)) >= 8, single  # a real walk, not one screen repeated
             assert single[-1].startswith("CON " + i18n.t(lang, "help.need.title")), single[-1]
             for screen in shared:
@@ -107,14 +118,15 @@ def test_hops_alternating_between_two_servers_reach_the_same_screens(tmp_path, v
         # a provider's retry racing the next hop on the other server: both answer, one after the other
         answers = []
         threads = [threading.Thread(target=lambda base: answers.append(
-            post_hop(base, "race", "+21620300001", ["3"])), args=(base,)) for base in (one.url, other.url)]
-        assert post_hop(one.url, "race", "+21620300001", []).status_code == 200
+            post_hop(base, "race", "+21620399999", ["3"])), args=(base,)) for base in (one.url, other.url)]
+        assert post_hop(one.url, "race", "+21620399999", []).status_code == 200
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         assert [r.status_code for r in answers] == [200, 200]
         assert {r.text for r in answers} == {answers[0].text}  # the same screen: the hop was read once
+    close_thread_connections()
     log = (tmp_path / "dalil.log").read_text()
     assert " ERROR " not in log and "Traceback" not in log, log[-2000:]
 
@@ -291,6 +303,8 @@ def test_an_unreachable_valkey_is_refused_with_the_url_and_no_password(make_conf
                        ) as refused:
         create_app(make_config(sessions={"url": f"redis://:hunter2pw@127.0.0.1:{port}/0", **SESSIONS}))
     assert "hunter2pw" not in str(refused.value)
+    with pytest.raises(ConfigError, match=r"\[sessions\] url: not a redis:// URL"):
+        create_app(make_config(sessions={"url": f"http://127.0.0.1:{port}/0", **SESSIONS}))
     assert shared_sessions.parse_key(base64.b64encode(b"k" * 32).decode(), "k") == b"k" * 32  # base64 as well as hex
 
 
