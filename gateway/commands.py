@@ -72,12 +72,20 @@ def register(main: click.Group) -> None:
     @click.pass_obj
     def serve(obj, host, port):
         """Run the gateway (webhooks, dispatcher, scheduler, staff console)."""
-        gw = obj.config()["gateway"]
+        cfg = obj.config()
+        gw = cfg["gateway"]
         host, port = host or gw["host"], port or gw["port"]
+        plan = _backup_plan(cfg, obj.config_file())
         sock = listen_or_exit(host, port, PORT_KEY)
         app = obj.app()
         click.echo(f"Dalil listening on http://{_shown(host)}:{port}  (staff console: /console/)")
-        serve_app(app, sock, gw["threads"], gw["connection_limit"])
+        child = _start_backup(plan) if plan and cfg["backup"]["run_with_serve"] else None
+        try:
+            serve_app(app, sock, gw["threads"], gw["connection_limit"])
+        finally:
+            if child:
+                from gateway import backup
+                backup.stop(*child)
 
     @main.command()
     @click.option("--host", default=None, help="address to listen on (default: [gateway] host, 127.0.0.1)")
@@ -99,6 +107,27 @@ def register(main: click.Group) -> None:
                    f"  the staff console:        {base}/console/{_first_account_hint(ctx)}")
         click.echo(_ussd_endpoints(ctx.config, base, obj.config_file()))
         serve_app(app, sock, gw["threads"], gw["connection_limit"])
+
+
+def _backup_plan(cfg: dict, source: str):
+    """A bad [backup] section stops the server before it starts, naming the key and the file."""
+    from gateway import backup
+    try:
+        return backup.plan(cfg, source, required=False)
+    except backup.ConfigError as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _start_backup(plan):
+    """[backup] run_with_serve: Litestream as this process's child, stopped (after a last sync) when it stops,
+    and sent SIGTERM by the kernel if this process is killed."""
+    from gateway import backup
+    try:
+        child = backup.start(plan, tie_to_parent=True)
+    except (backup.ConfigError, OSError) as e:
+        raise click.ClickException(f"[backup] run_with_serve: cannot start Litestream: {e}") from None
+    click.echo(f"backup: Litestream copies the database to {plan.replica} (pid {child[0].pid})")
+    return child
 
 
 def _shown(host: str) -> str:

@@ -134,4 +134,20 @@ SCHEMA = {
         "circuit_open_seconds": Key(float, 30.0, doc="how long a failing channel stays out before it is tried again"),
         "scrub_seconds": Key(float, 30.0, doc="how often the WAL is truncated after sent messages were wiped"),
     },
+    "backup": {
+        "replica": Key(str, "", doc="where Litestream keeps a continuous copy of the database: a folder on another "
+                                    "disk (relative to the config file) or s3://bucket/path; empty: no backup "
+                                    "(docs/operations.md)"),
+        "endpoint": Key(str, "", doc="an S3-compatible store's URL (MinIO, Scaleway, OVH...); empty: Amazon S3"),
+        "region": Key(str, "", doc="the S3 bucket's region; empty: Litestream asks the store"),
+        "access_key_id": Key(str, "", doc="S3 access key id; use env:NAME"),
+        "secret_access_key": Key(str, "", doc="S3 secret key; use env:NAME"),
+        "sync_interval_seconds": Key(float, 1.0, doc="how often new writes are shipped: what a dead disk can lose"),
+        "snapshot_hours": Key(float, 24.0, doc="a whole copy of the database is written this often"),
+        "retention_hours": Key(float, 24.0, doc="snapshots older than this, and the changes before them, are deleted: "
+                                                "an erased row lives in the replica for at most snapshot_hours + "
+                                                "retention_hours (the sum may not pass [gateway] caller_window_days)"),
+        "run_with_serve": Key(bool, False, doc="`dalil serve` runs Litestream itself (else run `dalil backup --run` "
+                                               "under the service manager)"),
+    },
 }

@@ -252,9 +252,26 @@ def _statements(script: str):
         yield buf
 
 
+BUSY_TIMEOUT_MS = 10000  # as connect() sets it
+REPLICATED_SCRUB_WAIT_MS = 100
+
+
 def scrub_wal(db: sqlite_utils.Database) -> None:
-    """After redacting, fold the WAL into the file and truncate it, so old page images do not linger there."""
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    """After redacting, fold the WAL into the file and truncate it, so old page images do not linger there.
+
+    While Litestream copies the file (gateway/backup.py) its long read transaction holds the WAL: the truncation
+    cannot finish, and waiting for it held every writer back for the whole busy timeout (10 s, measured). On a
+    replicated file the checkpoint folds what it can and gives up after a moment; Litestream's own checkpoints
+    restart the WAL (docs/privacy.md says what this leaves)."""
+    replicated = db.execute("SELECT 1 FROM sqlite_master WHERE name = '_litestream_lock'").fetchone()
+    if not replicated:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return
+    db.conn.execute(f"PRAGMA busy_timeout={REPLICATED_SCRUB_WAIT_MS}")
+    try:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        db.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 def now() -> float:
