@@ -62,7 +62,7 @@ def _replica_url(value: str, base: Path, where: str) -> tuple[str, Path | None]:
             raise ConfigError(f"{where}: expected s3://bucket/path, got {value!r} (no bucket)")
         return value, None
     if parts.scheme == "file":
-        if not parts.path.startswith("/"):
+        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
             raise ConfigError(f"{where}: expected file:///absolute/folder, got {value!r}")
         return value, Path(parts.path)
     raise ConfigError(f"{where}: expected a folder (on another disk) or s3://bucket/path, got {value!r}")
@@ -179,10 +179,12 @@ def _child_setup() -> None:  # pragma: no cover (runs in the child between fork 
         pass
 
 
-def start(p: Plan, *args: str, tie_to_parent: bool = False, **popen) -> tuple[subprocess.Popen, ConfigFile]:
-    """``litestream replicate`` (or another subcommand in ``args``) on the plan's config."""
+def start(p: Plan, *args: str, on_database: bool = False, tie_to_parent: bool = False,
+          **popen) -> tuple[subprocess.Popen, ConfigFile]:
+    """``litestream replicate`` (or another subcommand and its flags in ``args``) on the plan's config; with
+    ``on_database`` the database's path ends the command line (restore, ltx, status)."""
     conf = ConfigFile(p)
-    command = [binary(), *(args or ("replicate",)), "-config", str(conf.path)]
+    command = [binary(), *(args or ("replicate",)), "-config", str(conf.path), *([p.database] if on_database else [])]
     extra = {"preexec_fn": _child_setup} if tie_to_parent and sys.platform.startswith("linux") else {}
     try:
         proc = subprocess.Popen(command, env={**os.environ, **p.env}, **extra, **popen)  # noqa: S603 (our binary)

@@ -70,8 +70,8 @@ def _sidecars(path: Path) -> list[Path]:
 
 
 def _litestream_restore(p, output: Path) -> None:
-    proc, conf = backup.start(p, "restore", "-o", str(output), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True)
+    proc, conf = backup.start(p, "restore", "-o", str(output), on_database=True, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
     try:
         out, _ = proc.communicate(timeout=600)
     finally:
