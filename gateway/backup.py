@@ -134,11 +134,16 @@ def plan(cfg: dict, source: str, required: bool = True) -> Plan | None:
                 replica.append(f"{key.replace('_', '-')}: ${{{name}}}")
                 env[name] = b[key]
     same_disk = folder is not None and _device(folder) == _device(Path(database).resolve().parent)
+    # Litestream keeps its per-sync (L0) files 5 minutes after folding them into larger ones, for read replicas
+    # Dalil does not use; never longer than the retention asked for
+    l0 = min(b["retention_hours"] * 3600, 300.0)
     yaml = "\n".join([
-        f"# Litestream 0.5 config written by `dalil backup` from [backup] in {source}",
+        f"# Litestream 0.5 config written by `dalil backup` from [backup] in {Path(source).resolve()}",
         "snapshot:",
         f"  interval: {_duration(b['snapshot_hours'] * 3600)}",
         f"  retention: {_duration(b['retention_hours'] * 3600)}",
+        f"l0-retention: {_duration(l0)}",
+        f"l0-retention-check-interval: {_duration(min(l0, 15.0))}",
         "dbs:",
         f"  - path: {_quote(str(Path(database).resolve()))}",
         "    replica:",

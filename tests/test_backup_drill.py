@@ -20,7 +20,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -30,6 +29,7 @@ from gateway.config import load
 from gateway.store import close_thread_connections
 from referrals.desk import client, home as desk_home
 from referrals.protocol import note, registry
+from replica_files import wait_until_shipped
 from test_fuzz_support import ROOT, ServerProcess, free_port
 from test_referral_e2e import Handset
 from test_referral_support import add_cso
@@ -78,33 +78,6 @@ def dalil(config: Path, *args: str, check: bool = True) -> subprocess.CompletedP
     if check:
         assert result.returncode == 0, (args, result.stdout, result.stderr)
     return result
-
-
-def litestream_json(plan, *args: str):
-    proc, conf = backup.start(plan, *args, "-json", on_database=True, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
-    try:
-        out, err = proc.communicate(timeout=30)
-    finally:
-        conf.close()
-    return json.loads(out) if proc.returncode == 0 and out.strip() else None
-
-
-def wait_until_shipped(plan, timeout: float = 60.0) -> str:
-    """Until the replica holds the last transaction Litestream has read from the WAL, twice in a row (it looks at
-    the WAL every second); returns that transaction id."""
-    deadline, last = time.monotonic() + timeout, None
-    while time.monotonic() < deadline:
-        time.sleep(1.2)
-        status = litestream_json(plan, "status")
-        files = litestream_json(plan, "ltx", "-level", "all") or []
-        local = status[0]["local_txid"] if status else None
-        shipped = max((f["max_txid"] for f in files), default=None)
-        if local and shipped and shipped >= local:
-            if last == local:
-                return local
-            last = local
-    raise AssertionError(f"Litestream did not ship everything within {timeout}s")
 
 
 def start_backup(config: Path, log: Path) -> subprocess.Popen:
