@@ -20,6 +20,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,26 @@ def test_a_lost_disk_is_restored_with_every_acknowledged_message_and_referral_ev
     finally:
         again.stop()
     assert shipped
+
+
+def test_litestream_run_by_serve_does_not_outlive_a_killed_server(tmp_path):
+    """[backup] run_with_serve: SIGKILL of `dalil serve` (nothing of it runs any more) ends its Litestream child
+    too (the kernel sends it SIGTERM), so a restarted server never finds a stray one on its file."""
+    from test_backup_privacy import alive, litestream_pid
+    folder = tmp_path / "office"
+    folder.mkdir()
+    config = folder / "dalil.toml"
+    config.write_text('[gateway]\ndatabase = "dalil.db"\n[dispatcher]\nenabled = false\n'
+                      '[backup]\nreplica = "../second-disk"\nrun_with_serve = true\n')
+    server = ServerProcess(config, free_port()).start()
+    try:
+        child = litestream_pid(server)
+        assert alive(child)
+        server.proc.kill()
+        server.proc.wait()
+        deadline = time.monotonic() + 40  # Litestream's last sync on SIGTERM may take a moment
+        while alive(child) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not alive(child), "Litestream outlived the server that started it"
+    finally:
+        server.kill()
