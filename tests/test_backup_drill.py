@@ -174,6 +174,7 @@ def test_a_lost_disk_is_restored_with_every_acknowledged_message_and_referral_ev
     restored = dalil(config, "restore")
     assert f"restored {db}" in restored.stdout
     again = ServerProcess(config, port).start()
+    litestream = start_backup(config, tmp_path / "backup.log")  # the backup unit starts again too
     try:
         listing = dalil(config, "subscribers", "list", "--limit", "100").stdout
         assert all(phone in listing for phone in JOINERS), listing
@@ -197,8 +198,17 @@ def test_a_lost_disk_is_restored_with_every_acknowledged_message_and_referral_ev
         assert code not in codes
         result = client.sync(desk)
         assert result.ok and result.received == 1 and not result.alerts, result
+        # Litestream carried on in the same replica: a second restore has what came after the first
+        wait_until_shipped(plan)
+        ledger_now = rows(db, "SELECT idx, data FROM ledger_entries ORDER BY idx")
+        assert len(ledger_now) > len(ledger_before)
+        copy = tmp_path / "drill" / "copy.db"
+        assert f"restored {copy}" in dalil(config, "restore", "--to", str(copy)).stdout
+        assert rows(copy, "SELECT idx, data FROM ledger_entries ORDER BY idx") == ledger_now
     finally:
         again.stop()
+        os.killpg(litestream.pid, signal.SIGTERM)
+        assert litestream.wait(timeout=40) == 0  # SIGTERM passed on; Litestream's own exit code given back
     assert shipped
 
 
