@@ -184,6 +184,19 @@ def _child_setup() -> None:  # pragma: no cover (runs in the child between fork 
         pass
 
 
+# Litestream 0.5's S3 client stops at start ("unable to add custom RootCAs HTTPClient") when AWS_CA_BUNDLE is
+# set, and it has no way to trust a custom CA (benbjohnson/litestream issue 639): it is left out, and said.
+DROPPED_FOR_S3 = ("AWS_CA_BUNDLE",)
+
+
+def child_env(p: Plan) -> dict:
+    env = {**os.environ, **p.env}
+    if p.replica.startswith("s3://"):
+        for name in DROPPED_FOR_S3:
+            env.pop(name, None)
+    return env
+
+
 def start(p: Plan, *args: str, on_database: bool = False, tie_to_parent: bool = False,
           **popen) -> tuple[subprocess.Popen, ConfigFile]:
     """``litestream replicate`` (or another subcommand and its flags in ``args``) on the plan's config; with
@@ -192,7 +205,7 @@ def start(p: Plan, *args: str, on_database: bool = False, tie_to_parent: bool = 
     command = [binary(), *(args or ("replicate",)), "-config", str(conf.path), *([p.database] if on_database else [])]
     extra = {"preexec_fn": _child_setup} if tie_to_parent and sys.platform.startswith("linux") else {}
     try:
-        proc = subprocess.Popen(command, env={**os.environ, **p.env}, **extra, **popen)  # noqa: S603 (our binary)
+        proc = subprocess.Popen(command, env=child_env(p), **extra, **popen)  # noqa: S603 (our binary)
     except OSError:
         conf.close()
         raise

@@ -49,6 +49,10 @@ def _describe(obj, cfg, p) -> str:
     if p.same_disk:
         lines.append("  WARNING: the replica is on the same disk as the database: it survives a mistake, not a dead "
                      "or stolen disk. Point [backup] replica at another disk or an S3-compatible store.")
+    dropped = [n for n in backup.DROPPED_FOR_S3 if p.replica.startswith("s3://") and n in os.environ]
+    if dropped:
+        lines.append(f"  {', '.join(dropped)} is left out of Litestream's environment: Litestream 0.5 stops at start "
+                     f"with it and cannot trust a custom CA (the store needs a certificate the system trusts)")
     if p.env:
         lines.append("  credentials: passed to Litestream in the environment as " + ", ".join(
             f"{name} (from [backup] {key}, hidden)" for key, name in backup.KEY_ENV.items() if name in p.env))

@@ -103,7 +103,10 @@ def holding(folder: Path, words: list[str]) -> list[str]:
     """Files under ``folder`` (relative names) holding any of ``words``, in UTF-8 or UTF-16."""
     found = []
     for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
-        data = readable(path)
+        try:
+            data = readable(path)
+        except FileNotFoundError:  # deleted by Litestream's retention while we looked
+            continue
         if any(enc in data for w in words for enc in (w.encode(), w.encode("utf-16-le"))):
             found.append(str(path.relative_to(folder)))
     return found
