@@ -16,6 +16,37 @@ from pathlib import Path
 from gateway import backup
 
 
+AT_SMS = "/hooks/africastalking/at-token-3f9a/sms"
+
+OFFICE = """
+[gateway]
+database = "data/dalil.db"
+keys_dir = "keys"
+log_file = "dalil.log"
+
+[channels.africastalking]
+enabled = true
+username = "sandbox"
+api_key = "test-key"
+webhook_token = "at-token-3f9a"
+
+[dispatcher]
+enabled = false
+"""
+
+
+def office_config(sections: str) -> str:
+    """An office's config for a `dalil serve` the tests run: the database in data/ (the disk that dies), Africa's
+    Talking's webhooks (the token tests/test_referral_e2e.py dials), no dispatcher, and ``sections``."""
+    return OFFICE + sections
+
+
+def sms(server, phone: str, text: str, n: str):
+    """An inbound SMS as Africa's Talking posts it."""
+    return server.post(AT_SMS, data={"from": phone, "to": "85000", "text": text, "id": n,
+                                     "date": "2026-11-30 10:00:00", "linkId": "", "networkCode": "60502"})
+
+
 def litestream_json(plan, *args: str):
     proc, conf = backup.start(plan, *args, "-json", on_database=True, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)

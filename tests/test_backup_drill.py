@@ -30,34 +30,19 @@ from gateway.config import load
 from gateway.store import close_thread_connections
 from referrals.desk import client, home as desk_home
 from referrals.protocol import note, registry
-from replica_files import wait_until_shipped
+from replica_files import office_config, sms, wait_until_shipped
 from test_fuzz_support import ROOT, ServerProcess, free_port
 from test_referral_e2e import Handset
 from test_referral_support import add_cso
 
 pytestmark = pytest.mark.slow  # real servers killed, a disk deleted
 
-AT_SMS = "/hooks/africastalking/at-token-3f9a/sms"
 JOINERS = [f"+2162055{i:04d}" for i in range(12)]
 HELPED = ["+21620777001", "+21620777002", "+21620777003"]
 
 
 def config_text(vkey: str) -> str:
-    return f"""
-[gateway]
-database = "data/dalil.db"
-keys_dir = "keys"
-log_file = "dalil.log"
-
-[channels.africastalking]
-enabled = true
-username = "sandbox"
-api_key = "test-key"
-webhook_token = "at-token-3f9a"
-
-[dispatcher]
-enabled = false
-
+    return office_config(f"""
 [campaigns]
 quiet_hours = ["00:00", "00:00"]
 
@@ -69,7 +54,7 @@ person_sms_delay_seconds = [0, 0]
 [backup]
 replica = "../second-disk/dalil"
 sync_interval_seconds = 0.2
-"""
+""")
 
 
 def dalil(config: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -88,11 +73,6 @@ def start_backup(config: Path, log: Path) -> subprocess.Popen:
     with open(log, "ab") as out:
         return subprocess.Popen([sys.executable, "-m", "gateway.cli", "--config", str(config), "backup", "--run"],
                                 stdout=out, stderr=out, env=env, start_new_session=True)
-
-
-def sms(server, phone: str, text: str, n: str):
-    return server.post(AT_SMS, data={"from": phone, "to": "85000", "text": text, "id": n,
-                                     "date": "2026-11-30 10:00:00", "linkId": "", "networkCode": "60502"})
 
 
 def ask_for_help(server, phone: str, session: str) -> str:

@@ -19,45 +19,29 @@ import pytest
 
 from gateway import backup
 from gateway.config import load
-from replica_files import holding, wait_until_shipped
+from replica_files import holding, office_config, sms, wait_until_shipped
 from test_fuzz_support import ServerProcess, free_port, write_config
 
 pytestmark = pytest.mark.slow  # real servers, a minute of Litestream's retention
 
-AT_SMS = "/hooks/africastalking/at-token-3f9a/sms"
 NUMBER = "+21620999417"
 FORMS = [NUMBER, NUMBER[1:], NUMBER[4:]]
 SNAPSHOT_SECONDS, RETENTION_SECONDS = 8.0, 8.0
 
 
 def config_text() -> str:
-    return f"""
-[gateway]
-database = "data/dalil.db"
-keys_dir = "keys"
-log_file = "dalil.log"
-
-[channels.africastalking]
-enabled = true
-username = "sandbox"
-api_key = "test-key"
-webhook_token = "at-token-3f9a"
-
-[dispatcher]
-enabled = false
-
+    return office_config(f"""
 [backup]
 replica = "../second-disk"
 sync_interval_seconds = 0.2
 snapshot_hours = {SNAPSHOT_SECONDS / 3600}
 retention_hours = {RETENTION_SECONDS / 3600}
 run_with_serve = true
-"""
+""")
 
 
-def sms(server, text: str, n: str) -> None:
-    r = server.post(AT_SMS, data={"from": NUMBER, "to": "85000", "text": text, "id": n,
-                                  "date": "2026-11-30 10:00:00", "linkId": "", "networkCode": "60502"})
+def send(server, text: str, n: str) -> None:
+    r = sms(server, NUMBER, text, n)
     assert r.status_code == 200, r.text
 
 
@@ -91,12 +75,12 @@ def test_an_erased_number_leaves_the_replica_with_retention(tmp_path, record_pro
     steps = {}
     try:
         child = litestream_pid(server)
-        sms(server, "JOIN", "ATXid_priv_1")
+        send(server, "JOIN", "ATXid_priv_1")
         wait_until_shipped(plan)
         steps["joined"] = where(office, replica)
         assert steps["joined"]["replica"], "the scan finds the number where it is (the replica of a subscriber)"
 
-        sms(server, "ERASE", "ATXid_priv_2")
+        send(server, "ERASE", "ATXid_priv_2")
         wait_until_shipped(plan)
         erased_at = time.monotonic()
         steps["erased"] = where(office, replica)
