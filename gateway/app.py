@@ -11,7 +11,6 @@ module (which runs gateway/__init__.py, which imports this) does not load them a
 from __future__ import annotations
 
 import logging
-import sqlite3
 from pathlib import Path
 
 from flask import Flask, jsonify, redirect, request, url_for
@@ -44,8 +43,9 @@ def schemas() -> tuple[store.Schema, ...]:
     from polls import store as polls_store
     from jobs import store as jobs_store
     from referrals import store as referrals_store
-    return (store.Schema("gateway", store.MIGRATIONS), store.Schema("flows", flows_store.MIGRATIONS),
-            store.Schema("messages", messages_store.MIGRATIONS), store.Schema("referrals", referrals_store.MIGRATIONS),
+    return (store.Schema("gateway", store.MIGRATIONS, store.PG_EXTRA), store.Schema("flows", flows_store.MIGRATIONS),
+            store.Schema("messages", messages_store.MIGRATIONS),
+            store.Schema("referrals", referrals_store.MIGRATIONS, referrals_store.PG_EXTRA),
             store.Schema("polls", polls_store.MIGRATIONS), store.Schema("jobs", jobs_store.MIGRATIONS))
 
 
@@ -68,7 +68,7 @@ def hooks() -> Hooks:
 def initialize(cfg: dict, source: str | None = None) -> Dalil:
     """Create the database, its schema and the secrets if they are missing (idempotent)."""
     gw = cfg["gateway"]
-    if gw["database"] != ":memory:":
+    if store.is_file(gw["database"]):
         Path(gw["database"]).parent.mkdir(parents=True, exist_ok=True)
     Path(gw["keys_dir"]).mkdir(parents=True, exist_ok=True)
     from gateway import contacts, outbox, routing
@@ -150,11 +150,14 @@ def _register_error_handlers(app: Flask) -> None:
             return jsonify(error=e.name, reason=reason), e.code
         return f"{e.code} {e.name}: {reason}\n", e.code, {"Content-Type": "text/plain; charset=utf-8"}
 
-    @app.errorhandler(sqlite3.OperationalError)
     def storage_unavailable(e):
-        # disk full, read-only or locked database: the transaction rolled back; the provider will retry
+        # disk full, read-only or locked database, or PostgreSQL down or restarting: the transaction rolled back;
+        # the provider will retry
         log.error("storage unavailable: %s", e)
         return jsonify(error="Service Unavailable", reason="storage unavailable, try again"), 503
+
+    for error in store.OperationalError:
+        app.register_error_handler(error, storage_unavailable)
 
     @app.errorhandler(Exception)
     def unexpected(e: Exception):

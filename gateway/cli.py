@@ -8,6 +8,7 @@ import sys
 import click
 
 from gateway import config as config_module
+from gateway import pgstore
 
 class Context:
     """What every subcommand shares: the config, and the database it names (never created by accident)."""
@@ -28,11 +29,23 @@ class Context:
     def _database(self, cfg: dict, create: bool) -> None:
         """Say which database a command reads; refuse to start an empty one except at `init` and `demo`."""
         path = cfg["gateway"]["database"]
+        if pgstore.is_url(path):
+            return self._postgresql(path)
         if path != ":memory:" and not create and not os.path.exists(path):
             raise click.ClickException(
                 f"no Dalil database at {path}. Run `dalil init` (or `dalil demo`) to create it, or point "
                 f"--config, $DALIL_CONFIG or $DALIL_HOME at the Dalil home that has one.")
         click.echo(f"database: {path}", err=True)
+
+    def _postgresql(self, url: str) -> None:
+        shown = pgstore.hide_password(url)
+        try:
+            pgstore.connect(url)
+        except pgstore.OperationalError as e:
+            reason = " ".join(str(e).split()) or type(e).__name__
+            raise click.ClickException(f"cannot reach the database {shown} ([gateway] database in "
+                                       f"{self.config_file()}): {reason}") from None
+        click.echo(f"database: {shown}", err=True)
 
     def dalil(self, create: bool = False):
         """The gateway's context (config, database, keys) without the web app."""

@@ -134,7 +134,7 @@ def find_config() -> Path | None:
 def _anchor(cfg: dict, base: Path) -> dict:
     """Relative paths are relative to the config file's folder (or the home), not the folder a command runs in."""
     db = cfg["gateway"]["database"]
-    if db != ":memory:" and not Path(db).is_absolute():
+    if db != ":memory:" and "://" not in db and not Path(db).is_absolute():
         cfg["gateway"]["database"] = str(base / db)
     for section, key in (("gateway", "log_file"), ("gateway", "keys_dir"), ("flows", "directory")):
         value = cfg.get(section, {}).get(key)

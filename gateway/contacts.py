@@ -16,13 +16,13 @@ import hmac
 import os
 import re
 import secrets
-import sqlite3
 import threading
 import time
 from pathlib import Path
 
 import phonenumbers
 
+from gateway import store
 from gateway.store import single_write
 
 
@@ -114,7 +114,7 @@ def sweep(db, now: float | None = None) -> int:
         return 0
     try:
         deleted = single_write(db, "DELETE FROM contacts WHERE epoch < ?", [epoch - 1]).rowcount
-    except sqlite3.OperationalError:  # read-only or full for now: menus still work, the next call sweeps
+    except store.OperationalError:  # read-only or full for now: menus still work, the next call sweeps
         return 0
     for path in _epochs.keys_dir.glob("contacts-*.key"):
         stem = path.stem.split("-", 1)[1]

@@ -19,7 +19,6 @@ import os
 import random
 import secrets
 import socket
-import sqlite3
 import threading
 import time
 
@@ -85,7 +84,7 @@ class Dispatcher:
     def _run_once_safely(self) -> int:
         try:
             return self.run_once()
-        except sqlite3.OperationalError as e:
+        except store.OperationalError as e:
             log.warning("dispatcher: storage unavailable (%s); retrying", e)
         except Exception:
             log.exception("dispatcher cycle failed; retrying")
@@ -199,7 +198,7 @@ class Dispatcher:
         for attempt in range(1, RECORD_TRIES + 1):
             try:
                 return self._record_sent(db, msg, provider_id)
-            except sqlite3.OperationalError:
+            except store.OperationalError:
                 if attempt == RECORD_TRIES:
                     raise
                 log.warning("message %s sent but the database is busy; recording it again", msg.id)

@@ -4,7 +4,7 @@ from messages.i18n import LANGUAGES
 
 SCHEMA = {
     "gateway": {
-        "database": Key(str, "dalil.db", doc="SQLite file, relative to the config file"),
+        "database": Key(str, "dalil.db", doc="SQLite file, relative to the config file, or a postgresql:// URL"),
         "keys_dir": Key(str, "keys", doc="where `dalil init` writes the gateway's signing key and secrets"),
         "host": Key(str, "127.0.0.1", doc="address `dalil serve` listens on"),
         "port": Key(int, 8080, doc="port `dalil serve` listens on"),

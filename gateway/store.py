@@ -1,8 +1,12 @@
-"""The one SQLite file: connections, pragmas, and versioned migrations collected from every package.
+"""The database: a SQLite file (the default) or PostgreSQL (``gateway.pgstore``), and versioned migrations
+collected from every package.
 
 Each package keeps its SQL in its own store module, which lists ``MIGRATIONS`` (SQL scripts, applied in order,
-never edited once released: add a new one instead); ``gateway.schemas()`` lists the store modules. The version
-reached by each package is kept in ``schema_versions``.
+never edited once released: add a new one instead). PostgreSQL runs the same scripts, read by
+``gateway.pgstore.from_sqlite``, and after a version the ``PG_EXTRA`` of that version where SQLite's dialect cannot
+say it (a trigger, a column SQLite has implicitly). ``gateway.schemas()`` lists the store modules. The version
+reached by each package is kept in ``schema_versions``. Store modules write SQL both engines read; ``dialect(db)``
+tells them apart where they differ.
 """
 from __future__ import annotations
 
@@ -10,10 +14,16 @@ import sqlite3
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Sequence
 
 import sqlite_utils
+
+from gateway import pgstore
+
+# what callers catch, whichever engine: the database is unreachable, locked or full; a write broke a constraint
+OperationalError = (sqlite3.OperationalError, *pgstore.OperationalError)
+IntegrityError = (sqlite3.IntegrityError, pgstore.IntegrityError)
 
 
 @dataclass(frozen=True)
@@ -21,6 +31,7 @@ class Schema:
     """One package's tables: its migration scripts in order, its version kept in schema_versions by name."""
     package: str
     migrations: Sequence[str]
+    pg_extra: Mapping[int, str] = field(default_factory=dict)  # PG_EXTRA: PostgreSQL only, by version
 
 
 MIGRATIONS = [
@@ -161,12 +172,36 @@ MIGRATIONS = [
     """,
 ]
 
+# What PostgreSQL runs besides a script above, read by gateway.pgstore.from_sqlite, by the version it comes with:
+# the trigger that floors a sensitive row's times to the day (before the row is written, where SQLite's rewrites
+# it just after); a rowid column where a query orders by SQLite's rowid.
+PG_EXTRA = {
+    5: """
+    CREATE FUNCTION outbox_sensitive_days() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF NEW.sensitive = 1 THEN
+            NEW.updated_at := floor(NEW.updated_at / 86400) * 86400.0;
+            NEW.sent_at := floor(NEW.sent_at / 86400) * 86400.0;
+            NEW.delivered_at := floor(NEW.delivered_at / 86400) * 86400.0;
+            IF NEW.state NOT IN ('queued', 'sending') THEN NEW.not_before := 0; END IF;
+        END IF;
+        RETURN NEW;
+    END $$;
+    CREATE TRIGGER outbox_sensitive_days BEFORE UPDATE ON outbox
+        FOR EACH ROW EXECUTE FUNCTION outbox_sensitive_days();
+    """,
+    7: "ALTER TABLE outbox_holders ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY;",
+}
+
 _local = threading.local()
 _WRITE_LOCK = threading.RLock()
 
 
-def connect(path: str) -> sqlite_utils.Database:
-    """A connection for this thread (SQLite connections are not shared between threads)."""
+def connect(path: str):
+    """The database at ``[gateway] database``: a PostgreSQL pool for a postgresql:// URL, else a SQLite
+    connection for this thread (SQLite connections are not shared between threads)."""
+    if pgstore.is_url(path):
+        return pgstore.connect(path)
     cache = getattr(_local, "dbs", None)
     if cache is None:
         cache = _local.dbs = {}
@@ -183,6 +218,20 @@ def connect(path: str) -> sqlite_utils.Database:
     return db
 
 
+def is_file(database: str) -> bool:
+    """``[gateway] database`` names a SQLite file (not :memory:, not a PostgreSQL URL)."""
+    return database != ":memory:" and not pgstore.is_url(database)
+
+
+def close_pools() -> None:
+    """Close this process's PostgreSQL pools (tests, between databases)."""
+    pgstore.close_all()
+
+
+def dialect(db) -> str:
+    return getattr(db, "dialect", "sqlite")
+
+
 def close_thread_connections() -> None:
     for db in getattr(_local, "dbs", {}).values():
         db.conn.close()
@@ -190,8 +239,12 @@ def close_thread_connections() -> None:
 
 
 @contextmanager
-def transaction(db: sqlite_utils.Database, immediate: bool = True):
+def transaction(db, immediate: bool = True):
     """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception: nothing is half-written."""
+    if dialect(db) == pgstore.DIALECT:
+        with db.transaction():
+            yield db
+        return
     conn = db.conn
     if conn.in_transaction:  # nested use joins the outer transaction
         yield db
@@ -205,8 +258,10 @@ def transaction(db: sqlite_utils.Database, immediate: bool = True):
         yield from _run(conn, "BEGIN IMMEDIATE", db)
 
 
-def single_write(db: sqlite_utils.Database, sql: str, params=()):
+def single_write(db, sql: str, params=()):
     """One statement that commits on its own, queued on the same lock as transactions (see transaction)."""
+    if dialect(db) == pgstore.DIALECT:  # row locks, not one writer at a time
+        return db.execute(sql, params)
     with _WRITE_LOCK:
         return db.execute(sql, params)
 
@@ -221,23 +276,42 @@ def _run(conn, begin: str, db):
     conn.execute("COMMIT")
 
 
-def migrate(db: sqlite_utils.Database, schemas: Iterable[Schema]) -> dict[str, int]:
+def migrate(db, schemas: Iterable[Schema]) -> dict[str, int]:
     """Apply each package's pending migrations, in the order given (``gateway.schemas()``: a package's tables
     may refer to those of the packages before it); returns the version each package is at."""
-    db.execute("CREATE TABLE IF NOT EXISTS schema_versions (package TEXT PRIMARY KEY, version INTEGER NOT NULL)")
-    reached = {}
-    for schema in schemas:
-        steps, package = schema.migrations, schema.package
-        row = db.execute("SELECT version FROM schema_versions WHERE package = ?", [package]).fetchone()
-        current = row[0] if row else 0
-        for version, script in enumerate(steps[current:], start=current + 1):
-            with transaction(db):
+    postgresql = dialect(db) == pgstore.DIALECT
+    if postgresql:  # two servers starting at once must not both create the tables
+        db.execute("SELECT pg_advisory_lock(7246)")
+        db.execute(pgstore.PRELUDE)
+    try:
+        db.execute("CREATE TABLE IF NOT EXISTS schema_versions (package TEXT PRIMARY KEY, version INTEGER NOT NULL)")
+        return {schema.package: _migrate_package(db, schema, postgresql) for schema in schemas}
+    finally:
+        if postgresql:
+            db.execute("SELECT pg_advisory_unlock(7246)")
+
+
+def _migrate_package(db, schema: Schema, postgresql: bool) -> int:
+    row = db.execute("SELECT version FROM schema_versions WHERE package = ?", [schema.package]).fetchone()
+    current = row[0] if row else 0
+    for version, script in _pending(schema, current, postgresql):
+        with transaction(db):
+            if postgresql:
+                db.execute(script)
+            else:
                 for statement in _statements(script):
                     db.execute(statement)
-                db.execute("INSERT INTO schema_versions VALUES (?, ?) "
-                           "ON CONFLICT(package) DO UPDATE SET version = excluded.version", [package, version])
-        reached[package] = len(steps)
-    return reached
+            db.execute("INSERT INTO schema_versions VALUES (?, ?) "
+                       "ON CONFLICT(package) DO UPDATE SET version = excluded.version", [schema.package, version])
+    return len(schema.migrations)
+
+
+def _pending(schema: Schema, current: int, postgresql: bool) -> list[tuple[int, str]]:
+    """The scripts after ``current``, each with the version it brings the package to."""
+    pending = enumerate(schema.migrations[current:], start=current + 1)
+    if not postgresql:
+        return list(pending)
+    return [(v, pgstore.from_sqlite(script) + schema.pg_extra.get(v, "")) for v, script in pending]
 
 
 def _statements(script: str):
@@ -256,13 +330,16 @@ BUSY_TIMEOUT_MS = 10000  # as connect() sets it
 REPLICATED_SCRUB_WAIT_MS = 100
 
 
-def scrub_wal(db: sqlite_utils.Database) -> None:
+def scrub_wal(db) -> None:
     """After redacting, fold the WAL into the file and truncate it, so old page images do not linger there.
+    (PostgreSQL's WAL is its own: docs/operations.md says what an operator of one keeps and for how long.)
 
     While Litestream copies the file (gateway/backup.py) its long read transaction holds the WAL: the truncation
     cannot finish, and waiting for it held every writer back for the whole busy timeout (10 s, measured). On a
     replicated file the checkpoint folds what it can and gives up after a moment; Litestream's own checkpoints
     restart the WAL (docs/privacy.md says what this leaves)."""
+    if dialect(db) == pgstore.DIALECT:
+        return
     replicated = db.execute("SELECT 1 FROM sqlite_master WHERE name = '_litestream_lock'").fetchone()
     if not replicated:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

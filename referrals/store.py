@@ -130,6 +130,8 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     """,
 ]
+# PostgreSQL has no implicit rowid: erasure notices are read in the order they were written (gateway.store)
+PG_EXTRA = {1: "ALTER TABLE erasure_notices ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY;"}
 
 
 CSO_COLUMNS = ("id", "name", "contact", "notify_phone", "language", "box_key", "verify_key", "token_hash",

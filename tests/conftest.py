@@ -1,5 +1,8 @@
 """Shared fixtures: a real SQLite file in a temp folder, the real app, and the real app behind waitress on loopback.
 
+With ``DALIL_TEST_DATABASE=postgresql`` the apps run on PostgreSQL instead: one throwaway server per worker
+(tests/pgserver.py) and a database per test, copied from a migrated template.
+
 What every test would otherwise rebuild is built once per pytest-xdist worker: the migrated schema (a template
 file, copied for each app) and cheaper scrypt for the console accounts tests create (the production cost is kept
 and checked once, in tests/test_console.py).
@@ -17,6 +20,7 @@ from gateway import create_app, schemas, store
 from gateway.console import users
 from gateway.store import close_thread_connections
 from harness import BASE_CONFIG, LiveServer, deep_merge
+from pgserver import BACKEND, PostgresServer
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"  # written by tests/browser/
 PRODUCTION_HASH_METHOD = users.HASH_METHOD
@@ -49,11 +53,33 @@ def template_database(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory):
+    """A PostgreSQL server of this worker's, with a migrated template database ``dalil_template``."""
+    with PostgresServer(tmp_path_factory.mktemp("postgresql")) as server:
+        server.sql('CREATE DATABASE "dalil_template"')
+        db = store.connect(server.url("dalil_template"))
+        store.migrate(db, schemas())
+        store.close_pools()
+        yield server
+
+
 @pytest.fixture
-def make_config(tmp_path):
+def pg_database(pg_server):
+    """A fresh migrated PostgreSQL database, by URL; dropped after the test."""
+    url = pg_server.new_database(template="dalil_template")
+    yield url
+    store.close_pools()
+    pg_server.sql(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+@pytest.fixture
+def make_config(tmp_path, request):
     def make(**sections) -> dict:
         cfg = deep_merge(BASE_CONFIG, sections)
         gw = cfg.setdefault("gateway", {})
+        if BACKEND == "postgresql" and "database" not in gw:
+            gw["database"] = request.getfixturevalue("pg_database")
         gw.setdefault("database", str(tmp_path / "dalil.db"))
         gw.setdefault("keys_dir", str(tmp_path / "keys"))
         gw.setdefault("log_file", str(tmp_path / "dalil.log"))
@@ -69,7 +95,7 @@ def config(make_config):
 @pytest.fixture
 def app(config, template_database):
     database = Path(config["gateway"]["database"])
-    if config["gateway"]["database"] != ":memory:" and not database.exists():
+    if store.is_file(config["gateway"]["database"]) and not database.exists():
         database.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(template_database, database)  # create_app then finds every migration applied
     app = create_app(config)

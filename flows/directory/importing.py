@@ -3,7 +3,6 @@ one-record edits, which are imports of one record."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 from flows.directory import fields, store
@@ -41,7 +40,7 @@ def import_hsds(db, data) -> dict:
     records = {"organizations": batch.organizations, "locations": batch.locations, "services": batch.services}
     try:
         store.write(db, records, batch.categories, batch.linked, batch.links, batch.owned)
-    except sqlite3.IntegrityError as e:
+    except store.IntegrityError as e:
         raise DirectoryImportError(f"document: conflicts with the stored directory ({e}); nothing imported") from None
     return {kind: len(records[kind]) for kind in KINDS}
 

@@ -10,7 +10,6 @@ Only the console's pages are checked: webhooks and the desks' API are not browse
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from urllib.parse import urlsplit
 
@@ -18,6 +17,7 @@ from flask import g, jsonify, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from werkzeug.exceptions import HTTPException
 
+from gateway import store
 from gateway.context import dalil
 from messages import pages
 from gateway.console import bp, ui, users
@@ -175,7 +175,7 @@ bp.app_errorhandler(405)(_routing_error)
 
 @bp.errorhandler(Exception)
 def _unexpected(e: Exception):
-    if isinstance(e, sqlite3.OperationalError):
+    if isinstance(e, store.OperationalError):
         log.error("console: storage unavailable on %s %s: %s", request.method, request.path, e)
         title, message, status = "console.error.storage.title", "console.error.storage.message", 503
     else:
