@@ -77,7 +77,7 @@ def close_claimed(db, msg_id: int, state: str, error: str, now: float) -> None:
 
 def requeue_unsent(db, msg_id: int, not_before: float, now: float) -> None:
     """A claimed blast back to the queue until ``not_before``, without counting an attempt: it was never tried."""
-    db.execute("UPDATE outbox SET state = 'queued', not_before = ?, attempts = max(attempts - 1, 0), "
+    db.execute("UPDATE outbox SET state = 'queued', not_before = ?, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, "
                "lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND state = 'sending'",
                [not_before, now, msg_id])
 

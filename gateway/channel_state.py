@@ -33,12 +33,13 @@ def record_failure(db, channel: str, error: str, threshold: int, open_seconds: f
     now = time.time() if now is None else now
     row = db.execute(
         "INSERT INTO channel_health (channel, last_error, last_error_text, consecutive_failures, open_until) "
-        "VALUES (?1, ?2, ?3, 1, CASE WHEN ?4 <= 1 THEN ?5 END) "
+        "VALUES (?, ?, ?, 1, CASE WHEN ? <= 1 THEN ? END) "
         "ON CONFLICT(channel) DO UPDATE SET last_error = excluded.last_error, "
-        "last_error_text = excluded.last_error_text, consecutive_failures = consecutive_failures + 1, "
-        "open_until = CASE WHEN consecutive_failures + 1 >= ?4 THEN ?5 ELSE open_until END "
+        "last_error_text = excluded.last_error_text, consecutive_failures = channel_health.consecutive_failures + 1, "
+        "open_until = CASE WHEN channel_health.consecutive_failures + 1 >= ? THEN ? ELSE channel_health.open_until END "
         "RETURNING open_until",
-        [channel, coarse(now), clean_error(error), threshold, now + open_seconds]).fetchone()
+        [channel, coarse(now), clean_error(error), threshold, now + open_seconds, threshold, now + open_seconds]
+    ).fetchone()
     return bool(row and row[0] and row[0] > now)
 
 

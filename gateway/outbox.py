@@ -22,7 +22,7 @@ from typing import Iterable
 
 from gateway import memkey
 from gateway.logs import clean_error  # the channels classify provider errors with outbox.clean_error
-from gateway.store import transaction
+from gateway.store import dialect, transaction
 from messages.segments import count
 
 # Lower sends first: replies to a person waiting on the line, then referral notices, then blasts.
@@ -31,9 +31,9 @@ PRIORITY = {"reply": 1, "referral": 2, "notice": 3, "test": 3, "blast": 8}
 STATES = ("queued", "sending", "sent", "delivered", "failed", "expired")
 
 # Applied with every move to a final state: a sensitive row keeps neither number nor text.
-_WIPE_IF_SENSITIVE = ("to_number = CASE WHEN sensitive THEN NULL ELSE to_number END, "
-                      "body = CASE WHEN sensitive THEN NULL ELSE body END, "
-                      "segments = CASE WHEN sensitive THEN NULL ELSE segments END, "
+_WIPE_IF_SENSITIVE = ("to_number = CASE WHEN sensitive = 1 THEN NULL ELSE to_number END, "
+                      "body = CASE WHEN sensitive = 1 THEN NULL ELSE body END, "
+                      "segments = CASE WHEN sensitive = 1 THEN NULL ELSE segments END, "
                       "sealed_by = NULL")
 DROPPED = "dropped: the process that held its key stopped before it was sent"
 DAY = 86400
@@ -105,12 +105,14 @@ def enqueue(db, to_number: str, body: str, *, kind: str = "reply", idempotency_k
             "INSERT INTO outbox (idempotency_key, to_number, body, kind, priority, requested_channel, encoding, "
             "segments, not_before, expires_at, created_at, updated_at, sensitive, campaign_id, subscriber_id, "
             "sealed_by, route_hint) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(idempotency_key) DO NOTHING",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(idempotency_key) DO NOTHING "
+            "RETURNING id",
             [key, to_number, body, kind, PRIORITY.get(kind, 5), channel, encoding, seg.segments,
              not_before, expires_at, created, created, int(sensitive), campaign_id, subscriber_id, sealed_by,
              route_hint],
         )
-        return cur.lastrowid if cur.rowcount else None
+        row = cur.fetchone()
+        return row[0] if row else None
 
 
 _registered: set[str] = set()
@@ -195,7 +197,7 @@ def claim(db, owner: str, route: tuple[str, list], channels: Iterable[str], limi
         f"channel = ({expr}), provider_id = {provider_id_sql}, updated_at = ? "
         f"WHERE id IN (SELECT id FROM outbox WHERE state = 'queued' AND not_before <= ? "
         f"AND (expires_at IS NULL OR expires_at > ?) AND (sealed_by IS NULL OR sealed_by = ?) "
-        f"AND ({expr}) IN ({marks}) ORDER BY priority, not_before, id LIMIT ?) "
+        f"AND ({expr}) IN ({marks}) ORDER BY priority, not_before, id LIMIT ?{_skip_locked(db)}) "
         f"RETURNING id, to_number, body, channel, segments, idempotency_key, attempts, sensitive, priority, "
         f"not_before, provider_id, sealed_by",
         [owner, now + lease_seconds, *params, now, now, now, memkey.tag(), *params, *channels, limit],
@@ -205,6 +207,12 @@ def claim(db, owner: str, route: tuple[str, list], channels: Iterable[str], limi
             for r in rows]
 
 
+def _skip_locked(db) -> str:
+    """PostgreSQL: rows another dispatcher is claiming are passed over, not waited for and then taken twice.
+    SQLite has one writer at a time and needs nothing."""
+    return " FOR UPDATE SKIP LOCKED" if dialect(db) == "postgresql" else ""
+
+
 def mark_sent(db, msg_id: int, provider_id: str | None, now: float | None = None) -> bool:
     """The provider took it. Also from ``queued``: if our lease lapsed, the send still happened and must count.
 
@@ -212,7 +220,7 @@ def mark_sent(db, msg_id: int, provider_id: str | None, now: float | None = None
     """
     now = time.time() if now is None else now
     row = db.execute(
-        f"UPDATE outbox SET state = 'sent', provider_id = CASE WHEN sensitive THEN ? ELSE ? END, sent_at = ?, "  # noqa: S608 (fixed names, bound values)
+        f"UPDATE outbox SET state = 'sent', provider_id = CASE WHEN sensitive = 1 THEN ? ELSE ? END, sent_at = ?, "  # noqa: S608 (fixed names, bound values)
         f"updated_at = ?, error = NULL, lease_owner = NULL, lease_until = NULL, {_WIPE_IF_SENSITIVE} "
         f"WHERE id = ? AND state IN ('sending', 'queued') RETURNING sensitive",
         [_blinded(provider_id), provider_id, now, now, msg_id],
@@ -272,7 +280,7 @@ def release(db, ids: Iterable[int], owner: str, now: float | None = None) -> Non
     now = time.time() if now is None else now
     marks = ", ".join("?" for _ in ids)
     db.execute(
-        f"UPDATE outbox SET state = 'queued', attempts = max(attempts - 1, 0), lease_owner = NULL, "  # noqa: S608 (fixed names, bound values)
+        f"UPDATE outbox SET state = 'queued', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, lease_owner = NULL, "  # noqa: S608 (fixed names, bound values)
         f"lease_until = NULL, updated_at = ? WHERE id IN ({marks}) AND state = 'sending' AND lease_owner = ?",
         [now, *ids, owner],
     )

@@ -39,11 +39,15 @@ def hide_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-# What SQLite has that the store modules' SQL uses: a case-blind collation (user names) and instr().
-PRELUDE = """
+# What SQLite has that the store modules' SQL uses: a case-blind collation (user names), instr(), and the
+# random ids SMSSync's claims make (gen_random_uuid is from a strong generator; 16 bytes is all they ask for).
+PRELUDE = r"""
 CREATE COLLATION IF NOT EXISTS nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
 CREATE OR REPLACE FUNCTION instr(haystack TEXT, needle TEXT) RETURNS INTEGER
-    LANGUAGE sql IMMUTABLE AS 'SELECT strpos(haystack, needle)';
+    LANGUAGE sql IMMUTABLE AS $$SELECT strpos(haystack, needle)$$;
+CREATE OR REPLACE FUNCTION hex(data BYTEA) RETURNS TEXT LANGUAGE sql IMMUTABLE AS $$SELECT upper(encode(data, 'hex'))$$;
+CREATE OR REPLACE FUNCTION randomblob(n INTEGER) RETURNS BYTEA
+    LANGUAGE sql VOLATILE AS $$SELECT decode(replace(gen_random_uuid()::text, '-', ''), 'hex')$$;
 """
 
 

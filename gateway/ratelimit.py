@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
-from gateway.store import transaction
+from gateway.store import serialize, transaction
 
 
 class SharedBucket:
@@ -38,6 +38,7 @@ class SharedBucket:
         db, now = self.ctx.db(), time.time()
         need = min(n, self.capacity)
         with transaction(db):
+            serialize(db, f"rate:{self.channel}")
             level, stamped_ahead = self._read(db, now)
             if level >= need:
                 self._store(db, level - n, now)
@@ -64,4 +65,5 @@ class SharedBucket:
         """Take without waiting (the SMSSync phone already has the messages)."""
         db, now = self.ctx.db(), time.time()
         with transaction(db):
+            serialize(db, f"rate:{self.channel}")
             self._store(db, self._level(db, now) - n, now)

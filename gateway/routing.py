@@ -109,12 +109,12 @@ class Router:
             params += [channel, channel]
         for prefix, channel in self.rules:
             if channel in self.available:  # a sealed number matched its rules when it was queued: route_hint
-                hinted = " OR instr(route_hint, ?)" if number == "to_number" else ""
+                hinted = " OR instr(route_hint, ?) > 0" if number == "to_number" else ""
                 whens.append(f"WHEN ({number} LIKE ? ESCAPE '\\'{hinted}){self._fits_sql(channel, segments)} THEN ?")
                 params += [_like_prefix(prefix), *([f",{channel},"] if hinted else []), channel]
         for channel in self.fallback:
             if channel in self.available:
-                whens.append(f"WHEN 1{self._fits_sql(channel, segments)} THEN ?")
+                whens.append(f"WHEN 1 = 1{self._fits_sql(channel, segments)} THEN ?")
                 params.append(channel)
         if not whens:
             return "NULL", []

@@ -258,6 +258,13 @@ def transaction(db, immediate: bool = True):
         yield from _run(conn, "BEGIN IMMEDIATE", db)
 
 
+def serialize(db, name: str) -> None:
+    """Inside a transaction: one at a time among the transactions that serialize on ``name``, until COMMIT.
+    PostgreSQL takes an advisory lock; SQLite's BEGIN IMMEDIATE already lets one writer in at a time."""
+    if dialect(db) == pgstore.DIALECT:
+        db.execute("SELECT pg_advisory_xact_lock(hashtext(?))", [name])
+
+
 def single_write(db, sql: str, params=()):
     """One statement that commits on its own, queued on the same lock as transactions (see transaction)."""
     if dialect(db) == pgstore.DIALECT:  # row locks, not one writer at a time

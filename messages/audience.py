@@ -51,7 +51,7 @@ class Group:
         if self.active_since is not None:
             parts.append("s.opted_in_at >= ?")
             params.append(self.active_since)
-        return (" AND ".join(parts) or "1"), params
+        return (" AND ".join(parts) or "1 = 1"), params
 
 
 @dataclass(frozen=True)

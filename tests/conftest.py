@@ -54,9 +54,9 @@ def template_database(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory):
+def pg_server():
     """A PostgreSQL server of this worker's, with a migrated template database ``dalil_template``."""
-    with PostgresServer(tmp_path_factory.mktemp("postgresql")) as server:
+    with PostgresServer() as server:
         server.sql('CREATE DATABASE "dalil_template"')
         db = store.connect(server.url("dalil_template"))
         store.migrate(db, schemas())

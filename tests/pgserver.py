@@ -11,6 +11,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,9 +31,11 @@ def bin_dir() -> Path | None:
 
 
 class PostgresServer:
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.data = folder / "data"
+    """In its own temp folder (pytest's are root's alone, which the postgres user cannot enter), removed at stop."""
+
+    def __init__(self):
+        self.folder = Path(tempfile.mkdtemp(prefix="dalil-pg-"))
+        self.data = self.folder / "data"
         self.port = free_port()
         self.bin = bin_dir()
         self._ids = itertools.count(1)
@@ -47,7 +50,6 @@ class PostgresServer:
         return subprocess.run([*as_user, *args], check=check, capture_output=True, text=True, timeout=120)
 
     def start(self) -> "PostgresServer":
-        self.folder.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             user = pwd.getpwnam("postgres")
             os.chown(self.folder, user.pw_uid, user.pw_gid)
@@ -91,3 +93,4 @@ class PostgresServer:
 
     def __exit__(self, *exc) -> None:
         self.stop("immediate")
+        shutil.rmtree(self.folder, ignore_errors=True)

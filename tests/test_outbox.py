@@ -26,7 +26,7 @@ def everything(ctx):
     return routing.Router(rules=[], available={"twilio"}, fallback=["twilio"]).sql()
 
 
-def rows(db, where="1"):
+def rows(db, where="1 = 1"):
     cur = db.execute(f"SELECT * FROM outbox WHERE {where} ORDER BY id")
     names = [c[0] for c in cur.description]
     return [dict(zip(names, r)) for r in cur.fetchall()]
