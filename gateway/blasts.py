@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import time
 
+from gateway import outbox, store
+
 QUEUED_COLUMNS = ("idempotency_key", "to_number", "body", "kind", "priority", "encoding", "segments", "not_before",
                   "expires_at", "created_at", "updated_at", "sensitive", "campaign_id", "subscriber_id")
 _WAITING = "campaign_id = ? AND state = 'queued' AND kind = 'blast'"
@@ -18,8 +20,11 @@ _WAITING = "campaign_id = ? AND state = 'queued' AND kind = 'blast'"
 def queue_selected(db, select_sql: str, params: list) -> int:
     """Queue the rows ``select_sql`` yields (``QUEUED_COLUMNS``, in order); a known idempotency key is skipped.
     Returns how many were queued."""
-    return db.execute(f"INSERT INTO outbox ({', '.join(QUEUED_COLUMNS)}) {select_sql} "  # noqa: S608 (fixed names, bound values)
-                      "ON CONFLICT(idempotency_key) DO NOTHING", params).rowcount
+    queued = db.execute(f"INSERT INTO outbox ({', '.join(QUEUED_COLUMNS)}) {select_sql} "  # noqa: S608 (fixed names, bound values)
+                        "ON CONFLICT(idempotency_key) DO NOTHING", params).rowcount
+    if queued:
+        store.notify(db, outbox.QUEUED_CHANNEL)
+    return queued
 
 
 def hold_campaign(db, campaign_id: int, until: float, now: float) -> int:
@@ -77,7 +82,7 @@ def close_claimed(db, msg_id: int, state: str, error: str, now: float) -> None:
 
 def requeue_unsent(db, msg_id: int, not_before: float, now: float) -> None:
     """A claimed blast back to the queue until ``not_before``, without counting an attempt: it was never tried."""
-    db.execute("UPDATE outbox SET state = 'queued', not_before = ?, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, "
+    db.execute(f"UPDATE outbox SET state = 'queued', not_before = ?, {outbox.UNDO_ATTEMPT}, "  # noqa: S608 (fixed names, bound values)
                "lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND state = 'sending'",
                [not_before, now, msg_id])
 

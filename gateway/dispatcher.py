@@ -72,7 +72,7 @@ class Dispatcher:
                 if handled < self.settings["batch"]:
                     if until_empty and not handled and outbox.is_empty(self.ctx.db()):
                         break
-                    self.stop_event.wait(self.settings["poll_seconds"])
+                    self._idle()
             self._scrub_if_needed(self.ctx.db(), force=True)
         finally:
             store.close_thread_connections()
@@ -80,6 +80,19 @@ class Dispatcher:
 
     def stop(self) -> None:
         self.stop_event.set()
+
+    def _idle(self) -> None:
+        """Wait for work: on PostgreSQL until a NOTIFY says a message was queued (or listen_seconds pass); on
+        SQLite, which has no such signal, poll_seconds."""
+        db = self.ctx.db()
+        if store.dialect(db) != "postgresql" or self.stop_event.is_set():
+            self.stop_event.wait(self.settings["poll_seconds"])
+            return
+        try:
+            db.wait_for(outbox.QUEUED_CHANNEL, self.settings["listen_seconds"], self.stop_event)
+        except store.OperationalError as e:
+            log.warning("dispatcher: cannot listen for new messages (%s); polling", e)
+            self.stop_event.wait(self.settings["poll_seconds"])
 
     def _run_once_safely(self) -> int:
         try:

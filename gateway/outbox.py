@@ -22,7 +22,7 @@ from typing import Iterable
 
 from gateway import memkey
 from gateway.logs import clean_error  # the channels classify provider errors with outbox.clean_error
-from gateway.store import dialect, transaction
+from gateway.store import dialect, notify, transaction
 from messages.segments import count
 
 # Lower sends first: replies to a person waiting on the line, then referral notices, then blasts.
@@ -37,6 +37,8 @@ _WIPE_IF_SENSITIVE = ("to_number = CASE WHEN sensitive = 1 THEN NULL ELSE to_num
                       "sealed_by = NULL")
 DROPPED = "dropped: the process that held its key stopped before it was sent"
 DAY = 86400
+UNDO_ATTEMPT = "attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"  # a claim that sent nothing
+QUEUED_CHANNEL = "dalil_outbox"  # PostgreSQL: what enqueue NOTIFYs and idle dispatchers LISTEN on
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,8 @@ def enqueue(db, to_number: str, body: str, *, kind: str = "reply", idempotency_k
              route_hint],
         )
         row = cur.fetchone()
+        if row:
+            notify(db, QUEUED_CHANNEL)
         return row[0] if row else None
 
 
@@ -280,7 +284,7 @@ def release(db, ids: Iterable[int], owner: str, now: float | None = None) -> Non
     now = time.time() if now is None else now
     marks = ", ".join("?" for _ in ids)
     db.execute(
-        f"UPDATE outbox SET state = 'queued', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, lease_owner = NULL, "  # noqa: S608 (fixed names, bound values)
+        f"UPDATE outbox SET state = 'queued', {UNDO_ATTEMPT}, lease_owner = NULL, "  # noqa: S608 (fixed names, bound values)
         f"lease_until = NULL, updated_at = ? WHERE id IN ({marks}) AND state = 'sending' AND lease_owner = ?",
         [now, *ids, owner],
     )

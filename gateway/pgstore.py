@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from contextlib import contextmanager
 from decimal import Decimal
 from functools import lru_cache
@@ -187,6 +188,29 @@ class Database:
             finally:
                 self._local.conn = None
 
+    def wait_for(self, channel: str, timeout: float, stop: threading.Event | None = None) -> bool:
+        """Wait until a NOTIFY on ``channel`` (True), ``timeout`` seconds or ``stop`` (False), on a connection of
+        this thread's that does nothing but LISTEN. A broken one raises and is made anew next time."""
+        conn = getattr(self._local, "listener", None)
+        if conn is None:
+            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5)
+            conn.execute(f"LISTEN {channel}")  # a fixed name of ours
+            self._local.listener = conn
+        deadline = time.monotonic() + timeout
+        try:
+            while (left := deadline - time.monotonic()) > 0 and not (stop and stop.is_set()):
+                for _ in conn.notifies(timeout=min(left, 0.5), stop_after=1):
+                    return True
+        except psycopg.OperationalError:
+            self.close_listener()
+            raise
+        return False
+
+    def close_listener(self) -> None:
+        conn, self._local.listener = getattr(self._local, "listener", None), None
+        if conn is not None:
+            conn.close()
+
     def close(self) -> None:
         self.pool.close()
 
@@ -225,6 +249,11 @@ def _check_reachable(url: str) -> None:
     """One plain connection first: the pool would only say it timed out, this says why (refused, no such
     database, wrong password)."""
     psycopg.connect(url, connect_timeout=5).close()
+
+
+def close_thread_listeners() -> None:
+    for db in list(_pools.values()):
+        db.close_listener()
 
 
 def close_all() -> None:

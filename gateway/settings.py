@@ -121,6 +121,8 @@ SCHEMA = {
     "dispatcher": {
         "enabled": Key(bool, True, doc="run the dispatcher inside `dalil serve`"),
         "poll_seconds": Key(float, 0.5),
+        "listen_seconds": Key(float, 5.0, doc="on PostgreSQL an idle dispatcher is woken by NOTIFY when a message "
+                                            "is queued, and looks anyway this often (retries come due unannounced)"),
         "batch": Key(int, 50),
         "workers": Key(int, 2, doc="concurrent senders; a crash can repeat at most one in-flight message each"),
         "max_age_hours": Key(float, 24.0, doc="a message not sent within this age expires"),

@@ -236,6 +236,7 @@ def close_thread_connections() -> None:
     for db in getattr(_local, "dbs", {}).values():
         db.conn.close()
     _local.dbs = {}
+    pgstore.close_thread_listeners()
 
 
 @contextmanager
@@ -263,6 +264,12 @@ def serialize(db, name: str) -> None:
     PostgreSQL takes an advisory lock; SQLite's BEGIN IMMEDIATE already lets one writer in at a time."""
     if dialect(db) == pgstore.DIALECT:
         db.execute("SELECT pg_advisory_xact_lock(hashtext(?))", [name])
+
+
+def notify(db, channel: str) -> None:
+    """Tell PostgreSQL listeners (``Database.wait_for``) on ``channel``, at COMMIT; SQLite's readers poll."""
+    if dialect(db) == pgstore.DIALECT:
+        db.execute("SELECT pg_notify(?, '')", [channel])
 
 
 def single_write(db, sql: str, params=()):

@@ -156,7 +156,8 @@ def insert_offer(db, values: dict) -> int:
     values = {**values, "texts": json.dumps(values["texts"], ensure_ascii=False)}
     cols = ", ".join(values)
     marks = ", ".join("?" for _ in values)
-    return db.execute(f"INSERT INTO job_offers ({cols}) VALUES ({marks})", list(values.values())).lastrowid  # noqa: S608 (fixed names, bound values)
+    return db.execute(f"INSERT INTO job_offers ({cols}) VALUES ({marks}) RETURNING id",  # noqa: S608 (fixed names, bound values)
+                      list(values.values())).fetchone()[0]
 
 
 def offer(db, offer_id: int) -> dict | None:

@@ -95,8 +95,8 @@ def insert_subscriber(db, phone: str, language: str, governorate: str | None, de
                       interests: str, now: float) -> int:
     return db.execute(
         "INSERT INTO subscribers (phone, language, governorate, delegation, interests, status, created_at, "
-        "updated_at, opted_in_at) VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?)",
-        [phone, language, governorate, delegation, interests, now, now, now]).lastrowid
+        "updated_at, opted_in_at) VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?) RETURNING id",
+        [phone, language, governorate, delegation, interests, now, now, now]).fetchone()[0]
 
 
 def widen_subscription(db, subscriber_id: int, language: str, governorate: str | None, delegation: str | None,

@@ -69,8 +69,8 @@ def _row(row) -> dict | None:
 
 
 def insert(db, keyword: str, definition: dict, day: str) -> int:
-    return db.execute("INSERT INTO polls (keyword, definition, created_day) VALUES (?, ?, ?)",
-                      [keyword, json.dumps(definition, ensure_ascii=False), day]).lastrowid
+    return db.execute("INSERT INTO polls (keyword, definition, created_day) VALUES (?, ?, ?) RETURNING id",
+                      [keyword, json.dumps(definition, ensure_ascii=False), day]).fetchone()[0]
 
 
 def update_definition(db, poll_id: int, keyword: str, definition: dict) -> None:

@@ -22,10 +22,12 @@ from dataclasses import dataclass, field
 
 from nacl.signing import SigningKey
 
-from gateway.store import transaction
+from gateway.store import serialize, transaction
 from referrals import store
 from referrals.protocol import days, merkle, note
 from referrals.protocol.events import decode_event, encode_event, ref_hash
+
+LOCK = "referral log"  # appends and checkpoints one at a time (gateway.store.serialize)
 
 
 class DbNodes:
@@ -53,6 +55,7 @@ def append(db, kind: str, referral_id: str | None = None, envelope: bytes | None
         fields["envelope"] = hashlib.sha256(envelope).hexdigest()
     data = encode_event(kind, day, **fields)
     with transaction(db):
+        serialize(db, LOCK)  # entries keep the order of their indexes, whichever gateway appends
         size = store.ledger_size(db)
         tree = merkle.Tree(DbNodes(db), size)
         store.insert_entry(db, size, data)
@@ -82,6 +85,7 @@ def log_verifier(origin: str, key: SigningKey) -> note.Verifier:
 def sign_checkpoint(db, key: SigningKey, origin: str) -> tuple[int, str]:
     """Sign a checkpoint of the log as it is now, unless the latest one already covers it. (size, note)."""
     with transaction(db):
+        serialize(db, LOCK)
         size = store.ledger_size(db)
         text = note.checkpoint_text(origin, size, tree(db).root() if size else merkle.EMPTY_ROOT)
         latest = store.latest_checkpoint(db)

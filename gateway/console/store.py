@@ -26,8 +26,8 @@ def all_users(db) -> list[dict]:
 
 
 def insert_user(db, username: str, password_hash: str, role: str, language: str, now: float) -> int:
-    return db.execute("INSERT INTO users (username, password_hash, role, language, created_at) VALUES (?, ?, ?, ?, ?)",
-                      [username, password_hash, role, language, now]).lastrowid
+    return db.execute("INSERT INTO users (username, password_hash, role, language, created_at) VALUES (?, ?, ?, ?, ?) "
+                      "RETURNING id", [username, password_hash, role, language, now]).fetchone()[0]
 
 
 def update_user(db, user_id: int, changes: dict, end_sessions: bool) -> None:
@@ -73,7 +73,7 @@ def per_bucket(db, table: str, start: float, step: float, n: int) -> list[int]:
     """Rows of ``table`` ("outbox": sent, "inbound_seen": received) in each of n steps from start."""
     column = _TIMES[table]
     counts = [0] * n
-    rows = db.execute(f"SELECT CAST((({column}) - ?) / ? AS INTEGER) AS b, count(*) FROM {table} "  # noqa: S608 (fixed names, bound values)
+    rows = db.execute(f"SELECT CAST(floor((({column}) - ?) / ?) AS INTEGER) AS b, count(*) FROM {table} "  # noqa: S608 (fixed names, bound values)
                       f"WHERE {column} >= ? AND {column} < ? GROUP BY b", [start, step, start, start + step * n])
     for bucket, count in rows:
         if 0 <= bucket < n:
@@ -89,7 +89,7 @@ def per_span(db, table: str, bounds: list[float]) -> list[int]:
 
 
 def active_services(db) -> int:
-    return db.execute("SELECT sum(status = 'active') FROM services").fetchone()[0] or 0
+    return db.execute("SELECT count(*) FILTER (WHERE status = 'active') FROM services").fetchone()[0]
 
 
 def active_subscribers(db) -> int:

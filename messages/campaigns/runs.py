@@ -7,7 +7,7 @@ import time
 import uuid
 
 from gateway import blasts, contacts, outbox
-from gateway.store import transaction
+from gateway.store import dialect, transaction
 from messages import schedule as schedules
 from messages.campaigns import store
 from messages.campaigns.model import (
@@ -74,6 +74,10 @@ def pace_sql(ctx, db, campaign: Campaign, first: float) -> str | None:
     if not campaign.rate_per_minute:
         return None
     pacer = Pacer(quiet_hours(ctx.config), first, 60.0 / campaign.rate_per_minute)
+    if dialect(db) == "postgresql":  # no Python in the server: the pacer's open windows, written into SQL
+        where, params = campaign.audience.where()
+        pacer(sum(store.recipients_by_language(db, where, params).values()))  # windows to the last message
+        return store.pace_function(db, pacer.starts, pacer.offsets, pacer.interval)
     db.conn.create_function("dalil_pace", 1, pacer, deterministic=True)
     return "dalil_pace"
 

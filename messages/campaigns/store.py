@@ -22,9 +22,10 @@ def insert_draft(db, *, name: str, texts: dict, fallback_language: str, audience
                  send_at: float | None, cron: str | None, rate: int, expiry: float, now: float) -> int:
     return db.execute(
         "INSERT INTO campaigns (name, status, texts, fallback_language, audience, schedule, send_at, cron, "
-        "rate_per_minute, expiry_hours, created_at, updated_at) VALUES (?, 'draft', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "rate_per_minute, expiry_hours, created_at, updated_at) VALUES (?, 'draft', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "RETURNING id",
         [name, json.dumps(texts, ensure_ascii=False), fallback_language, audience_json, schedule, send_at, cron,
-         rate, expiry, now, now]).lastrowid
+         rate, expiry, now, now]).fetchone()[0]
 
 
 def set_status(db, campaign_id: int, status: str, next_run_at: float | None, now: float) -> None:
@@ -63,9 +64,10 @@ def start_run(db, campaign_id: int, run_key: str, due: float, now: float, first:
     """The run's id, or None when this run_key was queued already."""
     cur = db.execute(
         "INSERT INTO campaign_runs (campaign_id, run_key, due_at, started_at, first_send_at, expires_at) "
-        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(campaign_id, run_key) DO NOTHING",
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(campaign_id, run_key) DO NOTHING RETURNING id",
         [campaign_id, run_key, due, now, first, expires])
-    return cur.lastrowid if cur.rowcount else None
+    row = cur.fetchone()
+    return row[0] if row else None
 
 
 def set_run_queued(db, run_id: int, queued: int) -> None:
@@ -93,6 +95,20 @@ def recipients_by_route(db, route: str, route_params: list, where: str, params: 
 def subscriber_id_range(db) -> tuple[int, int]:
     """(lowest, highest) subscriber id: a run walks the table in batches of ids."""
     return db.execute("SELECT coalesce(min(id), 1), coalesce(max(id), 0) FROM subscribers").fetchone()
+
+
+def pace_function(db, starts: list[float], offsets: list[float], interval: float) -> str:
+    """PostgreSQL: messages.quiet.Pacer as a function of this connection's (pg_temp, gone at its end), its open
+    windows written in; one lookup per row, as SQLite calls the Python pacer. Call inside the run's transaction."""
+    def array(values):
+        return "ARRAY[" + ",".join(repr(float(v)) for v in values) + "]::float8[]"
+    # numbers Python made, written in: a function body takes no parameters
+    step = repr(float(interval))
+    body = (f"SELECT s + (n * {step} - o) FROM unnest({array(starts)}, {array(offsets)}) AS w(s, o) "  # noqa: S608
+            f"WHERE o <= n * {step} ORDER BY o DESC LIMIT 1")
+    db.execute("CREATE OR REPLACE FUNCTION pg_temp.dalil_pace(n DOUBLE PRECISION) RETURNS DOUBLE PRECISION "
+               f"LANGUAGE sql IMMUTABLE AS $$ {body} $$")
+    return "pg_temp.dalil_pace"
 
 
 def blast_select(*, body: str, encoding: str, segments: str, not_before: str, where: str) -> str:
