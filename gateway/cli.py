@@ -92,14 +92,14 @@ def _add_subcommands() -> None:
     """Each package's commands: its cli module's register(main) adds them to the group."""
     from flows import cli as flows_cli
     from flows import directory_cli
-    from gateway import backup_cli, commands, delivery_cli
+    from gateway import backup_cli, commands, delivery_cli, migrate_cli
     from gateway.console import cli as console_cli
     from jobs import cli as jobs_cli
     from messages import cli as messages_cli
     from polls import cli as polls_cli
     from referrals import cli as referrals_cli
     for package_cli in (commands, backup_cli, delivery_cli, flows_cli, directory_cli, messages_cli, referrals_cli,
-                        console_cli, polls_cli, jobs_cli):
+                        console_cli, polls_cli, jobs_cli, migrate_cli):
         package_cli.register(main)
 
 
