@@ -87,7 +87,15 @@ def translate(sql: str) -> str:
     return _QMARK.sub("%s", sql.replace("%", "%%"))
 
 
-_QMARK = re.compile(r"\?(?=(?:[^']*'[^']*')*[^']*$)")  # a ? outside quotes
+@lru_cache(maxsize=1024)
+def translate_named(sql: str) -> str:
+    """SQLite's ``:name`` placeholders (with a dict of parameters) to psycopg's ``%(name)s``."""
+    return _NAMED.sub(r"%(\1)s", sql.replace("%", "%%"))
+
+
+_OUTSIDE_QUOTES = r"(?=(?:[^']*'[^']*')*[^']*$)"
+_QMARK = re.compile(r"\?" + _OUTSIDE_QUOTES)
+_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)" + _OUTSIDE_QUOTES)
 
 
 class Result:
@@ -129,8 +137,12 @@ class _Conn:
         return self._db.execute(sql, params)
 
     def executemany(self, sql: str, rows) -> None:
+        rows = list(rows)
+        if not rows:
+            return
+        named = isinstance(rows[0], dict)
         with self._db.connection() as conn, conn.cursor() as cur:
-            cur.executemany(translate(sql), list(rows))
+            cur.executemany(translate_named(sql) if named else translate(sql), rows if named else map(_params, rows))
 
     def close(self) -> None:
         pass
@@ -166,7 +178,10 @@ class Database:
 
     def execute(self, sql: str, params=()) -> Result:
         with self.connection() as conn, conn.cursor() as cur:
-            cur.execute(translate(sql), _params(params))
+            if isinstance(params, dict):
+                cur.execute(translate_named(sql), params)
+            else:
+                cur.execute(translate(sql), _params(params))
             return Result(cur)
 
     def query(self, sql: str, params=()) -> Iterator[dict[str, Any]]:
@@ -216,8 +231,6 @@ class Database:
 
 
 def _params(params):
-    if isinstance(params, dict):
-        return params
     return [bytes(p) if isinstance(p, (bytearray, memoryview)) else p for p in params]
 
 

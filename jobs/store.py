@@ -244,7 +244,8 @@ def due_follow_ups(db, today: str):
 
 
 def count_up(db, offer_id: int, what: str, n: int = 1) -> None:
-    db.execute("INSERT INTO job_counts (offer_id, what, n) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET n = n + ?",
+    db.execute("INSERT INTO job_counts (offer_id, what, n) VALUES (?, ?, ?) "
+               "ON CONFLICT (offer_id, what) DO UPDATE SET n = job_counts.n + ?",
                [offer_id, what, n, n])
 
 

@@ -139,7 +139,8 @@ def count_up(db, poll_id: int, rows: list[tuple[int, int, str, str]]) -> None:
     """Add 1 to each (question, answer, dimension, value) counter."""
     db.conn.executemany(
         "INSERT INTO poll_tally (poll_id, question, answer, dimension, value, n) VALUES (?, ?, ?, ?, ?, 1) "
-        "ON CONFLICT DO UPDATE SET n = n + 1", [(poll_id, *row) for row in rows])
+        "ON CONFLICT (poll_id, question, answer, dimension, value) DO UPDATE SET n = poll_tally.n + 1",
+        [(poll_id, *row) for row in rows])
 
 
 def tally(db, poll_id: int) -> list[tuple[int, int, str, str, int]]:

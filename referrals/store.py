@@ -237,7 +237,7 @@ def set_delivered(db, ref: str, state: str) -> None:
 
 def count_referral(db, month: str, need: str, governorate: str, n: int = 1) -> None:
     db.execute("INSERT INTO referral_counts (month, need, governorate, n) VALUES (?, ?, ?, ?) "
-               "ON CONFLICT(month, need, governorate) DO UPDATE SET n = n + excluded.n", [month, need, governorate, n])
+               "ON CONFLICT(month, need, governorate) DO UPDATE SET n = referral_counts.n + excluded.n", [month, need, governorate, n])
 
 
 def counts(db) -> list[tuple[str, str, str, int]]:
@@ -263,7 +263,7 @@ def published(db) -> list[tuple[str, str]]:
 
 def add_pending_notice(db, cso_id: str) -> None:
     db.execute("INSERT INTO notice_digest (cso_id, pending) VALUES (?, 1) "
-               "ON CONFLICT(cso_id) DO UPDATE SET pending = pending + 1", [cso_id])
+               "ON CONFLICT(cso_id) DO UPDATE SET pending = notice_digest.pending + 1", [cso_id])
 
 
 def take_pending_notices(db) -> list[tuple[str, int]]:

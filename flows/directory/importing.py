@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from flows.directory import fields, store
+from gateway.store import IntegrityError
 from flows.directory.batch import Batch
 from flows.directory.fields import DirectoryImportError
 
@@ -40,7 +41,7 @@ def import_hsds(db, data) -> dict:
     records = {"organizations": batch.organizations, "locations": batch.locations, "services": batch.services}
     try:
         store.write(db, records, batch.categories, batch.linked, batch.links, batch.owned)
-    except store.IntegrityError as e:
+    except IntegrityError as e:
         raise DirectoryImportError(f"document: conflicts with the stored directory ({e}); nothing imported") from None
     return {kind: len(records[kind]) for kind in KINDS}
 
