@@ -1,6 +1,9 @@
 """Preview and queue a campaign to 100,000 subscribers, against a plain executemany insert of the same rows.
 
-    python bench/blast.py [--subscribers 100000] [--small 10000]
+    python bench/blast.py [--subscribers 100000] [--small 10000] [--database sqlite|postgresql|both]
+
+With ``--database postgresql`` (or ``both``) the same runs are made on a throwaway PostgreSQL server started
+for the bench (tests/pgserver.py: initdb in a temp folder, loopback, fsync on as in production).
 
 The baseline is the floor for putting N rows in the outbox: the rows already built in a Python list, inserted
 with one executemany in one transaction, into the same table with the same indexes (a fresh database with the
@@ -23,7 +26,7 @@ sys.path[:0] = [str(ROOT)]
 
 from gateway import initialize, outbox  # noqa: E402
 from gateway.config import load  # noqa: E402
-from gateway.store import close_thread_connections, transaction  # noqa: E402
+from gateway.store import close_pools, close_thread_connections, transaction  # noqa: E402
 from messages import campaigns  # noqa: E402
 from messages.segments import count  # noqa: E402
 
@@ -34,9 +37,10 @@ GOVERNORATES = ("kairouan", "medenine", "tataouine", "tunis", "sfax")
 INTERESTS = ("jobs", "jobs,training", "business", "municipal", "business,jobs,municipal,training")
 
 
-def fresh_ctx(workdir: Path, name: str, n: int):
+def fresh_ctx(workdir: Path, name: str, n: int, server=None):
     """A new database with n active subscribers, inserted the fast way (this is setup, not measured)."""
-    cfg = load({"gateway": {"database": str(workdir / f"{name}.db"), "keys_dir": str(workdir / "keys")},
+    database = server.new_database() if server else str(workdir / f"{name}.db")
+    cfg = load({"gateway": {"database": database, "keys_dir": str(workdir / "keys")},
                 "campaigns": {"quiet_hours": ["00:00", "00:00"], "price_per_segment": 0.025},
                 "dispatcher": {"enabled": False}})
     ctx = initialize(cfg)
@@ -95,13 +99,27 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--subscribers", type=int, default=100_000)
     parser.add_argument("--small", type=int, default=10_000, help="second audience size for the memory check")
+    parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="sqlite")
     args = parser.parse_args()
+    failed = 0
+    if args.database in ("sqlite", "both"):
+        failed += bench(args, None)
+    if args.database in ("postgresql", "both"):
+        sys.path.insert(0, str(ROOT / "tests"))
+        from pgserver import PostgresServer
+        with PostgresServer(fsync=True) as server:
+            failed += bench(args, server)
+    return 1 if failed else 0
+
+
+def bench(args, server) -> int:
     n = args.subscribers
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        print(f"{n:,} subscribers, texts in ar/fr/en, no quiet hours (one run; times are wall clock)\n")
+        print(f"{'PostgreSQL' if server else 'SQLite'}: {n:,} subscribers, texts in ar/fr/en, no quiet hours "
+              f"(one run; times are wall clock)\n")
 
-        ctx = fresh_ctx(workdir, "campaign", n)
+        ctx = fresh_ctx(workdir, "campaign", n, server)
         db = ctx.db()
         preview_s, info = timed(lambda: campaigns.preview(ctx, db, new_campaign(ctx)))
         queue_s, result = timed(lambda: campaigns.send(ctx, db, new_campaign(ctx)))
@@ -109,17 +127,18 @@ def main() -> int:
         paced_s, paced = timed(lambda: campaigns.send(ctx, db, new_campaign(ctx, rate_per_minute=6000)))
         assert paced["queued"] == n
 
-        base_ctx = fresh_ctx(workdir, "baseline", n)
+        base_ctx = fresh_ctx(workdir, "baseline", n, server)
         rows = baseline_rows(base_ctx.db())
         base_s, _ = timed(lambda built=rows: baseline_insert(base_ctx.db(), built))
         base_rows_peak = peak_of(lambda: baseline_rows(base_ctx.db()))
         del rows
 
         big_peak = peak_of(lambda: campaigns.send(ctx, db, new_campaign(ctx)))
-        small_ctx = fresh_ctx(workdir, "small", args.small)
+        small_ctx = fresh_ctx(workdir, "small", args.small, server)
         small_peak = peak_of(lambda: campaigns.send(small_ctx, small_ctx.db(), new_campaign(small_ctx)))
         preview_peak = peak_of(lambda: campaigns.preview(ctx, db, new_campaign(ctx)))
         close_thread_connections()
+        close_pools()
 
     ratio = queue_s / base_s
     print(f"preview (count by language, segments, cost)  {preview_s:7.3f} s   peak {mb(preview_peak)}")
@@ -131,11 +150,13 @@ def main() -> int:
     print(f"queue / baseline                             {ratio:7.2f} x")
     print(f"peak memory while queueing: {args.small:,} subscribers {mb(small_peak)}; {n:,} subscribers "
           f"{mb(big_peak)}")
-    checks = [("queueing under 5 s", queue_s < 5.0), ("within 3x the baseline", ratio <= 3.0),
+    limit = 10.0 if n >= 1_000_000 else 5.0  # issue 16: a million under 10 s on each backend
+    checks = [(f"queueing under {limit:g} s", queue_s < limit), ("within 3x the baseline", ratio <= 3.0),
               ("memory flat with the audience (100k peak < 1.5x the 10k peak + 0.5 MB)",
                big_peak < 1.5 * small_peak + 500_000)]
     for label, ok in checks:
         print(f"{'ok  ' if ok else 'FAIL'} {label}")
+    print()
     return 0 if all(ok for _, ok in checks) else 1
 
 

@@ -159,6 +159,11 @@ def _register_error_handlers(app: Flask) -> None:
     for error in store.OperationalError:
         app.register_error_handler(error, storage_unavailable)
 
+    @app.errorhandler(store.UnstorableValue)
+    def unstorable(e):
+        # PostgreSQL refuses a NUL in a text (SQLite keeps it): no provider sends one; the transaction rolled back
+        return jsonify(error="Bad Request", reason=f"a value the database cannot store: {e}"), 400
+
     @app.errorhandler(Exception)
     def unexpected(e: Exception):
         log.exception("unhandled error on %s %s", request.method, _loggable_path())

@@ -25,6 +25,7 @@ DIALECT = "postgresql"
 # what the store catches: a database that is down or refuses, and a constraint a write broke
 OperationalError = (psycopg.OperationalError, PoolTimeout)
 IntegrityError = psycopg.IntegrityError
+DataError = psycopg.DataError  # a value PostgreSQL cannot store, such as a NUL in a text
 
 
 def is_url(database: str) -> bool:
@@ -156,7 +157,8 @@ class Database:
     def __init__(self, url: str, max_size: int = 16):
         self.url = url
         self.pool = ConnectionPool(url, min_size=1, max_size=max_size, open=False, configure=_configure,
-                                   kwargs={"autocommit": True}, name="dalil", timeout=10)
+                                   kwargs={"autocommit": True, "connect_timeout": 3}, name="dalil",
+                                   timeout=1)  # waiting longer for a connection only delays the 503 of an outage
         self._local = threading.local()
         self.conn = _Conn(self)
 

@@ -24,6 +24,7 @@ from gateway import pgstore
 # what callers catch, whichever engine: the database is unreachable, locked or full; a write broke a constraint
 OperationalError = (sqlite3.OperationalError, *pgstore.OperationalError)
 IntegrityError = (sqlite3.IntegrityError, pgstore.IntegrityError)
+UnstorableValue = pgstore.DataError
 
 
 @dataclass(frozen=True)

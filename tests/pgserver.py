@@ -33,7 +33,8 @@ def bin_dir() -> Path | None:
 class PostgresServer:
     """In its own temp folder (pytest's are root's alone, which the postgres user cannot enter), removed at stop."""
 
-    def __init__(self):
+    def __init__(self, fsync: bool = False):
+        self.fsync = fsync  # off for tests (a crash of the test server loses nothing anyone needs); on for benches
         self.folder = Path(tempfile.mkdtemp(prefix="dalil-pg-"))
         self.data = self.folder / "data"
         self.port = free_port()
@@ -49,7 +50,12 @@ class PostgresServer:
         as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         return subprocess.run([*as_user, *args], check=check, capture_output=True, text=True, timeout=120)
 
+    def running(self) -> bool:
+        return self.pg_ctl("status", check=False).returncode == 0
+
     def start(self) -> "PostgresServer":
+        if self.data.exists() and self.running():
+            return self
         if os.geteuid() == 0:
             user = pwd.getpwnam("postgres")
             os.chown(self.folder, user.pw_uid, user.pw_gid)
@@ -57,8 +63,8 @@ class PostgresServer:
             self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
                       "-E", "UTF8", "--locale=C.UTF-8")
         self.pg_ctl("start", "-w", "-l", str(self.folder / "server.log"), "-o",
-                    f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-                    f"-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+                    f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c max_connections=200 "
+                    + ("" if self.fsync else "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"))
         return self
 
     def pg_ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:

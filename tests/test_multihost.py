@@ -1,0 +1,204 @@
+"""Several gateway processes on one PostgreSQL, as on several hosts behind one aggregator URL (docs/operations.md).
+
+Real programs: a throwaway PostgreSQL (tests/pgserver.py), `dalil dispatch` and `dalil serve` processes, the fake
+Twilio on loopback. Whatever DALIL_TEST_DATABASE says, these run on PostgreSQL.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import psycopg
+import pytest
+import requests
+
+from fakes import FakeTwilio
+from gateway import initialize, outbox, store
+from gateway.config import load
+from harness import free_port
+from programs import wait_for
+
+pytestmark = pytest.mark.slow
+
+NUMBER = "+21620123456"
+
+
+@pytest.fixture
+def fake():
+    with FakeTwilio() as server:
+        yield server
+
+
+@pytest.fixture
+def database(pg_server):
+    url = pg_server.new_database(template="dalil_template")
+    yield url
+    store.close_pools()
+    pg_server.sql(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+def write_config(tmp_path, database: str, fake, **dispatcher) -> str:
+    settings = {"batch": 20, "workers": 2, "poll_seconds": 0.05, "lease_seconds": 6.0,
+                "backoff_base_seconds": 0.05, "backoff_max_seconds": 0.2, **dispatcher}
+    lines = "\n".join(f"{k} = {v!r}" for k, v in settings.items())
+    path = tmp_path / "dalil.toml"
+    path.write_text(f"""
+[gateway]
+database = "{database}"
+keys_dir = "keys"
+log_level = "WARNING"
+
+[channels.twilio]
+enabled = true
+account_sid = "{fake.account_sid}"
+auth_token = "{fake.auth_token}"
+from_number = "{fake.from_number}"
+base_url = "{fake.url}"
+timeout_seconds = 2.0
+
+[channels.africastalking]
+enabled = false
+
+[dispatcher]
+{lines}
+""")
+    return str(path)
+
+
+def dalil(config: str, *args: str, log=None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "gateway.cli", "--config", config, *args],
+                            stdout=log or subprocess.DEVNULL, stderr=log or subprocess.DEVNULL)
+
+
+def queue(config: str, n: int, prefix: str = "m") -> None:
+    ctx = initialize(load(config))
+    db = ctx.db()
+    for i in range(n):
+        outbox.enqueue(db, NUMBER, f"{prefix} {i:05d}", kind="notice")
+
+
+def states(url: str) -> dict[str, int]:
+    with psycopg.connect(url) as conn:
+        return dict(conn.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
+
+
+def leased_by(url: str, pid: int) -> set[str]:
+    with psycopg.connect(url) as conn:
+        return {r[0] for r in conn.execute("SELECT body FROM outbox WHERE state = 'sending' AND lease_owner LIKE %s",
+                                           [f"%:{pid}:%"])}
+
+
+def test_two_dispatchers_on_one_database_never_send_a_row_twice(tmp_path, database, fake):
+    config = write_config(tmp_path, database, fake)
+    queue(config, 1500)
+    log = open(tmp_path / "dispatch.log", "ab")
+    procs = [dalil(config, "dispatch", "--until-empty", log=log) for _ in range(2)]
+    for proc in procs:
+        assert proc.wait(timeout=120) == 0, (tmp_path / "dispatch.log").read_text()
+    received = Counter(fake.bodies())
+    assert set(received) == {f"m {i:05d}" for i in range(1500)}
+    assert max(received.values()) == 1, [b for b, n in received.items() if n > 1][:5]
+    assert states(database) == {"sent": 1500}
+
+
+def test_sigkill_of_one_dispatcher_mid_campaign_loses_nothing_and_the_other_finishes(tmp_path, database, fake):
+    config = write_config(tmp_path, database, fake)
+    queue(config, 2000, prefix="c")
+    log = open(tmp_path / "dispatch.log", "ab")
+    victim, survivor = dalil(config, "dispatch", log=log), dalil(config, "dispatch", "--until-empty", log=log)
+    wait_for(lambda: len(fake.messages) >= 300, timeout=60, what="both dispatchers sending")
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    in_flight = leased_by(database, victim.pid)
+    assert survivor.wait(timeout=120) == 0, (tmp_path / "dispatch.log").read_text()
+    received = Counter(fake.bodies())
+    assert set(received) == {f"c {i:05d}" for i in range(2000)}  # nothing lost: the lease brought them back
+    repeated = {b for b, n in received.items() if n > 1}
+    assert repeated <= in_flight, repeated - in_flight  # repeats only among what the killed one had in flight
+    assert states(database) == {"sent": 2000}
+
+
+def test_an_idle_dispatcher_is_woken_by_notify_not_by_its_poll(tmp_path, database, fake):
+    config = write_config(tmp_path, database, fake, poll_seconds=30.0, listen_seconds=30.0)
+    db = initialize(load(config)).db()
+    log = open(tmp_path / "dispatch.log", "ab")
+    proc = dalil(config, "dispatch", log=log)
+    try:
+        time.sleep(3.0)  # started, found nothing, waiting
+        outbox.enqueue(db, NUMBER, "wake", kind="notice")
+        queued_at = time.monotonic()
+        wait_for(lambda: fake.bodies(), timeout=10, what="the message sent")
+        assert time.monotonic() - queued_at < 3.0  # far from the 30 s poll
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+
+
+def test_a_wrong_database_url_stops_serve_with_the_url_without_its_password(tmp_path, fake):
+    port = free_port()
+    config = write_config(tmp_path, f"postgresql://dalil:s3cret-pw@127.0.0.1:{port}/dalil", fake)
+    out = subprocess.run([sys.executable, "-m", "gateway.cli", "--config", config, "serve", "--port",
+                          str(free_port())], capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0
+    assert f"postgresql://dalil:***@127.0.0.1:{port}/dalil" in out.stderr
+    assert "refused" in out.stderr.lower()
+    assert "s3cret-pw" not in out.stdout + out.stderr
+    assert "[gateway] database" in out.stderr and "dalil.toml" in out.stderr
+
+
+def test_postgresql_restarted_under_load_answers_503_then_serves_again_and_loses_nothing(tmp_path, pg_server,
+                                                                                           database, fake):
+    config = write_config(tmp_path, database, fake)
+    text = open(config).read().replace("[channels.africastalking]\nenabled = false",
+                                       '[channels.africastalking]\nenabled = true\nusername = "sandbox"\n'
+                                       'api_key = "k"\nwebhook_token = "at-token-3f9a"\nbase_url = "http://127.0.0.1:9"')
+    open(config, "w").write(text)
+    port = free_port()
+    log = open(tmp_path / "serve.log", "ab")
+    serve = dalil(config, "serve", "--port", str(port), log=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _up(base), timeout=60, what="dalil serve")
+        acknowledged, refused = [], []
+        try:
+            for i in range(30):
+                if i == 10:
+                    pg_server.stop("fast")
+                if i == 15:
+                    pg_server.start()
+                    pg_server.wait_ready()
+                status, reason = _sms(base, i)
+                (acknowledged if status == 200 else refused).append((i, status, reason))
+                time.sleep(0.05)
+        finally:
+            pg_server.start()  # for the tests after this one, whatever happened
+        assert all(status == 503 and "storage unavailable" in reason for _, status, reason in refused), refused
+        assert {i for i, _, _ in refused} and {i for i, _, _ in refused} <= set(range(10, 20))
+        wait_for(lambda: _sms(base, 99)[0] == 200, timeout=30, what="service back on its own")
+        with psycopg.connect(database) as conn:
+            seen = conn.execute("SELECT count(*) FROM inbound_seen").fetchone()[0]
+        assert seen >= len(acknowledged) + 1  # every acknowledged SMS was recorded
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(timeout=20)
+
+
+def _up(base: str) -> bool:
+    try:
+        return requests.get(base + "/healthz", timeout=2).status_code in (200, 401, 403, 503)
+    except requests.ConnectionError:
+        return False
+
+
+def _sms(base: str, i: int) -> tuple[int, str]:
+    try:
+        r = requests.post(base + "/hooks/africastalking/at-token-3f9a/sms", timeout=10, data={
+            "from": f"+2162000{i:04d}", "to": "85000", "text": "INFO", "id": f"ATXid_mh_{i}",
+            "date": "2026-11-30 10:00:00", "linkId": "", "networkCode": "60502"})
+    except requests.ConnectionError as e:
+        return 0, str(e)
+    return r.status_code, r.text
