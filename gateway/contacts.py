@@ -155,8 +155,8 @@ def remember(db, key: str, **fields) -> None:
     single_write(db, "INSERT INTO contacts (contact_key, epoch, language, governorate) VALUES (?, ?, "
                      "coalesce(?, (SELECT language FROM contacts WHERE contact_key = ?)), "
                      "coalesce(?, (SELECT governorate FROM contacts WHERE contact_key = ?))) "
-                     "ON CONFLICT(contact_key) DO UPDATE SET language = coalesce(?, language), "
-                     "governorate = coalesce(?, governorate)",
+                     "ON CONFLICT(contact_key) DO UPDATE SET language = coalesce(?, contacts.language), "
+                     "governorate = coalesce(?, contacts.governorate)",
                  [current, epoch, language, last, governorate, last, language, governorate])
     single_write(db, "DELETE FROM contacts WHERE contact_key = ?", [last])
 

@@ -59,16 +59,18 @@ def listed_service_rows(db, categories: list[str], governorate: str | None) -> l
     ``governorate`` or nationally (flagged so, or with no location); local ones first, then by name."""
     names = {f"c{i}": code for i, code in enumerate(categories)}
     sql = f"""
-        SELECT s.id, s.name_ar, s.name_fr, s.name_en, s.short_name_ar, s.short_name_fr, s.short_name_en,
-               EXISTS (SELECT 1 FROM service_at_location sal JOIN locations l ON l.id = sal.location_id
-                       WHERE sal.service_id = s.id AND (:gov IS NULL OR l.governorate = :gov)) AS local
-        FROM services s
-        WHERE s.status = 'active'
-          AND EXISTS (SELECT 1 FROM service_taxonomy st
-                      WHERE st.service_id = s.id AND st.term_code IN ({', '.join(':' + n for n in names)}))
-          AND (local OR s.national
-               OR NOT EXISTS (SELECT 1 FROM service_at_location sal WHERE sal.service_id = s.id))
-        ORDER BY local DESC, s.sort_name, s.id
+        SELECT id, name_ar, name_fr, name_en, short_name_ar, short_name_fr, short_name_en, local FROM (
+            SELECT s.id, s.name_ar, s.name_fr, s.name_en, s.short_name_ar, s.short_name_fr, s.short_name_en,
+                   s.national, s.sort_name,
+                   EXISTS (SELECT 1 FROM service_at_location sal JOIN locations l ON l.id = sal.location_id
+                           WHERE sal.service_id = s.id AND (:gov IS NULL OR l.governorate = :gov)) AS local
+            FROM services s
+            WHERE s.status = 'active'
+              AND EXISTS (SELECT 1 FROM service_taxonomy st
+                          WHERE st.service_id = s.id AND st.term_code IN ({', '.join(':' + n for n in names)}))
+        ) AS listed
+        WHERE local OR national = 1 OR NOT EXISTS (SELECT 1 FROM service_at_location sal WHERE sal.service_id = id)
+        ORDER BY local DESC, sort_name, id
     """  # noqa: S608 (placeholders :c0, :c1 ... only; values bound)
     return db.execute(sql, {"gov": governorate, **names}).fetchall()
 
