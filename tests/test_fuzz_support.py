@@ -16,6 +16,7 @@ from pathlib import Path
 
 import requests
 
+import dbscan
 from harness import free_port  # noqa: F401 (one allocator for every worker's ports; imported from here too)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,19 +35,23 @@ def _connect(db) -> sqlite3.Connection:
     return getattr(db, "conn", db)
 
 
+def _file_problems(q) -> list[str]:
+    """SQLite's own checks of the file; PostgreSQL checks every foreign key at each write and has no one file."""
+    problems = []
+    integrity = q("PRAGMA integrity_check")
+    if integrity != [("ok",)]:
+        problems.append(f"integrity_check: {integrity[:5]}")
+    dangling = q("PRAGMA foreign_key_check")
+    if dangling:
+        problems.append(f"foreign_key_check: {dangling[:5]}")
+    return problems
+
+
 def consistency_problems(db) -> list[str]:
     """Everything wrong with the database, as sentences; empty when it is sound."""
     conn = _connect(db)
     q = lambda sql, *p: conn.execute(sql, p).fetchall()  # noqa: E731
-    problems = []
-    postgresql = getattr(db, "dialect", "") == "postgresql"
-    if not postgresql:  # PostgreSQL checks every foreign key at each write, and has no file to check
-        integrity = q("PRAGMA integrity_check")
-        if integrity != [("ok",)]:
-            problems.append(f"integrity_check: {integrity[:5]}")
-        dangling = q("PRAGMA foreign_key_check")
-        if dangling:
-            problems.append(f"foreign_key_check: {dangling[:5]}")
+    problems = [] if dbscan.is_postgresql(db) else _file_problems(q)
     # the outbox: a known state; a message waiting to go has a number and a text; a leased one has its lease;
     # a sensitive one in a final state has neither number nor text
     marks = ", ".join("?" for _ in STATES)
@@ -69,8 +74,7 @@ def consistency_problems(db) -> list[str]:
     # every inbound SMS recorded as handled queued a reply in the same transaction: not checkable from the file
     # any more, on purpose (a reply's key is blinded, so no row joins an inbound message to its answer); the
     # sealed rows are checked above, and test_attack_referrals checks that the join is gone
-    tables = {r[0] for r in q("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
-                              if postgresql else "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = set(dbscan.tables(db if hasattr(db, "execute") else conn))
     replies = q("SELECT count(*) FROM outbox WHERE kind = 'reply'")[0][0]
     inbound = q("SELECT count(*) FROM inbound_seen")[0][0]
     if replies < inbound:

@@ -17,10 +17,15 @@ import pytest
 import requests
 
 from fakes import FakeTwilio
+from flows import directory
 from gateway import initialize, outbox, store
 from gateway.config import load
 from harness import free_port
+from messages import i18n
 from programs import wait_for
+from test_fuzz_support import ServerProcess
+from test_fuzz_support import write_config as write_config_text
+from test_shared_sessions import LANGUAGE_CHOICE, WALK, shared_config_text, walk
 
 pytestmark = pytest.mark.slow
 
@@ -90,6 +95,22 @@ def leased_by(url: str, pid: int) -> set[str]:
     with psycopg.connect(url) as conn:
         return {r[0] for r in conn.execute("SELECT body FROM outbox WHERE state = 'sending' AND lease_owner LIKE %s",
                                            [f"%:{pid}:%"])}
+
+
+def test_ussd_hops_alternating_between_two_servers_on_postgresql_and_valkey_reach_the_same_screens(
+        tmp_path, database, valkey):
+    config = write_config_text(tmp_path, shared_config_text(valkey, database=database))
+    ctx = initialize(load(str(config)))
+    directory.load_demo(ctx.db())
+    with ServerProcess(config, free_port()) as one, ServerProcess(config, free_port()) as other:
+        for lang, choice in LANGUAGE_CHOICE.items():
+            keys = [choice, *WALK]
+            alone = walk([one.url], f"alone-{lang}", f"+2162040000{choice}", keys)
+            shared = walk([one.url, other.url], f"shared-{lang}", f"+2162050000{choice}", keys)
+            assert shared == alone, f"{lang}: the screens differ when hops alternate between two hosts"
+            assert len(set(alone)) >= 8, alone
+            assert alone[-1].startswith("CON " + i18n.t(lang, "help.need.title")), alone[-1]
+        assert not [line for line in (one.text() + other.text()).splitlines() if "Traceback" in line]
 
 
 def test_two_dispatchers_on_one_database_never_send_a_row_twice(tmp_path, database, fake):

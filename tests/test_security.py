@@ -26,6 +26,7 @@ from fakes import FakeAfricasTalking, FakeTwilio
 from gateway import create_app, outbox
 from gateway.dispatcher import Dispatcher
 from gateway.store import close_thread_connections, transaction
+import dbscan
 from test_console_support import PASSWORD, add_accounts, csrf, login
 from test_fuzz_support import assert_consistent, database_digest
 
@@ -73,8 +74,7 @@ def db_of(app):
 
 
 def all_tables(db) -> list[str]:
-    return [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE "
-                                     "'sqlite_%' AND name NOT IN ('login_attempts')")]
+    return [t for t in dbscan.tables(db) if t != "login_attempts"]
 
 
 def twilio_post(client, path, params, token=SECRETS["twilio_token"]):
@@ -230,7 +230,7 @@ def test_a_replayed_status_callback_changes_nothing(app):
 # -- injection --------------------------------------------------------------------------------------------------
 
 def schema(db) -> list:
-    return db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
+    return dbscan.schema(db)
 
 
 def test_injection_strings_in_inbound_texts_are_inert(app):

@@ -64,11 +64,11 @@ def walk(bases: list[str], session: str, phone: str, keys: list[str]) -> list[st
     return screens
 
 
-def shared_config_text(valkey, **ussd) -> str:
+def shared_config_text(valkey, database: str = "dalil.db", **ussd) -> str:
     extra = "".join(f"{k} = {v}\n" for k, v in ussd.items())
     return f"""
 [gateway]
-database = "dalil.db"
+database = "{database}"
 keys_dir = "keys"
 log_file = "dalil.log"
 

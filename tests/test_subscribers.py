@@ -11,6 +11,7 @@ from gateway import contacts, initialize, outbox
 from gateway.cli import main
 from gateway.config import load
 from gateway.store import close_thread_connections
+import dbscan
 from messages import subscribers
 from messages.importer import ImportRejected, import_csv
 
@@ -70,7 +71,7 @@ def test_stop_from_a_stranger_is_kept_by_contact_key_not_number(ctx):
     assert not subscribers.opt_out(db, "+21620000003", channel="sms", via="keyword:STOP", contact_key=key)
     assert subscribers.is_opted_out(db, "+21620000003", contact_key=key)
     assert count_subscribers(db) == 0
-    dump = "\n".join(db.conn.iterdump())
+    dump = dbscan.dump(db)
     assert "20000003" not in dump  # the number itself is nowhere in the file
     subscribers.subscribe(db, "+21620000003", language="fr", channel="sms", via="keyword:JOIN", contact_key=key)
     assert not subscribers.is_opted_out(db, "+21620000003", contact_key=key)  # their own JOIN lifts it
