@@ -171,5 +171,6 @@ def subscriber_rows(db, *, status: str | None, governorate: str | None, limit: i
     """Rows for staff, newest first (a cursor, not a list: the table can be large)."""
     return db.execute(
         "SELECT phone, language, governorate, delegation, interests, status, opted_in_at FROM subscribers "
-        "WHERE (CAST(:status AS TEXT) IS NULL OR status = :status) AND (CAST(:gov AS TEXT) IS NULL OR governorate = :gov) "
+        "WHERE (CAST(:status AS TEXT) IS NULL OR status = :status) "
+        "AND (CAST(:gov AS TEXT) IS NULL OR governorate = :gov) "
         "ORDER BY id DESC LIMIT :limit", {"status": status, "gov": governorate, "limit": limit})

@@ -96,8 +96,8 @@ def by_keyword(db, keyword: str) -> dict | None:
 
 
 def keyword_taken(db, keyword: str, except_id: int | None = None) -> bool:
-    return db.execute("SELECT 1 FROM polls WHERE upper(keyword) = upper(?) AND state != 'closed' AND id IS DISTINCT FROM ?",
-                      [keyword, except_id]).fetchone() is not None
+    return db.execute("SELECT 1 FROM polls WHERE upper(keyword) = upper(?) AND state != 'closed' "
+                      "AND id IS DISTINCT FROM ?", [keyword, except_id]).fetchone() is not None
 
 
 def open_poll(db, poll_id: int, key: bytes) -> bool:

@@ -237,7 +237,8 @@ def set_delivered(db, ref: str, state: str) -> None:
 
 def count_referral(db, month: str, need: str, governorate: str, n: int = 1) -> None:
     db.execute("INSERT INTO referral_counts (month, need, governorate, n) VALUES (?, ?, ?, ?) "
-               "ON CONFLICT(month, need, governorate) DO UPDATE SET n = referral_counts.n + excluded.n", [month, need, governorate, n])
+               "ON CONFLICT(month, need, governorate) DO UPDATE SET n = referral_counts.n + excluded.n",
+               [month, need, governorate, n])
 
 
 def counts(db) -> list[tuple[str, str, str, int]]:

@@ -63,7 +63,8 @@ def listed_service_rows(db, categories: list[str], governorate: str | None) -> l
             SELECT s.id, s.name_ar, s.name_fr, s.name_en, s.short_name_ar, s.short_name_fr, s.short_name_en,
                    s.national, s.sort_name,
                    EXISTS (SELECT 1 FROM service_at_location sal JOIN locations l ON l.id = sal.location_id
-                           WHERE sal.service_id = s.id AND (CAST(:gov AS TEXT) IS NULL OR l.governorate = :gov)) AS local
+                           WHERE sal.service_id = s.id
+                             AND (CAST(:gov AS TEXT) IS NULL OR l.governorate = :gov)) AS local
             FROM services s
             WHERE s.status = 'active'
               AND EXISTS (SELECT 1 FROM service_taxonomy st
