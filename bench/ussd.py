@@ -1,6 +1,6 @@
 """USSD hops through the real server, against a bare Flask endpoint under the same server, in the same run.
 
-    python3 bench/ussd.py [--hops 2000] [--concurrency 8] [--valkey] [--processes N]
+    python3 bench/ussd.py [--hops 2000] [--concurrency 8] [--valkey] [--processes N] [--database postgresql]
 
 Each server runs in its own process (waitress, as `dalil serve` runs it) with a fresh SQLite file and the demo
 directory; the client walks whole sessions (language, area, menu, list, detail, back) with keep-alive
@@ -12,7 +12,9 @@ Targets (issues 2 and 12): p99 under 25 ms, and at least 0.6 of the bare endpoin
 ``--valkey`` runs Dalil with ``[sessions] url`` on a throwaway redis-server (tests/valkey_server.py: loopback, a
 temp folder, nothing on disk); ``--processes N`` runs N Dalil servers on one SQLite file sharing that Valkey, each
 session's hops going round them in turn (docs/operations.md, "Shared sessions in Valkey"), and adds the ratio
-per process.
+per process. ``--database postgresql`` puts Dalil's database on a throwaway PostgreSQL server (tests/pgserver.py:
+loopback, a temp folder, fsync on) instead of a SQLite file; issue 16 compares 1, 2 and 4 processes on PostgreSQL
+and Valkey with one process on SQLite.
 """
 from __future__ import annotations
 
@@ -49,11 +51,14 @@ if kind == "bare":
 else:
     from gateway import create_app
     from flows import directory
-    app = create_app({"gateway": {"database": folder + "/bench.db", "keys_dir": folder + "/keys",
+    import os
+    database = os.environ.get("BENCH_DATABASE") or folder + "/bench.db"
+    app = create_app({"gateway": {"database": database, "keys_dir": folder + "/keys",
                                   "log_level": "WARNING"},
                       "channels": {"africastalking": {"webhook_token": "tok"}}, "dispatcher": {"enabled": False},
                       **({"sessions": sessions} if sessions else {})})
-    directory.load_demo(app.extensions["dalil"].db())
+    if not directory.count_services(app.extensions["dalil"].db()):  # the first of several processes loads it
+        directory.load_demo(app.extensions["dalil"].db())
 waitress.serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True)
 """
 
@@ -168,9 +173,12 @@ def interleaved(servers: dict, run_round, rounds: int) -> dict:
 
 
 def measure(hops: int, concurrency: int, threads: int, rounds: int = 5, valkey: bool = False,
-            processes: int = 1) -> dict:
+            processes: int = 1, database: str = "sqlite") -> dict:
     with tempfile.TemporaryDirectory() as folder, ExitStack() as stack:
         procs, servers, sessions = [], {}, None
+        if database == "postgresql":
+            from pgserver import PostgresServer
+            os.environ["BENCH_DATABASE"] = stack.enter_context(PostgresServer(fsync=True)).new_database()
         if valkey or processes > 1:
             from valkey_server import ValkeyServer
             server = stack.enter_context(ValkeyServer(Path(folder)))
@@ -213,21 +221,24 @@ def main() -> None:
     parser.add_argument("--valkey", action="store_true",
                         help="Dalil with [sessions] url on a throwaway redis-server (sessions sealed in Valkey)")
     parser.add_argument("--processes", type=int, default=1,
-                        help="Dalil servers sharing one SQLite file and one Valkey (implies --valkey)")
+                        help="Dalil servers sharing one database and one Valkey (implies --valkey)")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="Dalil's database: a SQLite file, or a throwaway PostgreSQL server")
     args = parser.parse_args()
-    measured = measure(args.hops, args.concurrency, args.threads, valkey=args.valkey, processes=args.processes)
+    measured = measure(args.hops, args.concurrency, args.threads, valkey=args.valkey, processes=args.processes,
+                       database=args.database)
     bare, dalil = measured["bare"], measured["dalil"]
     ratio = dalil["hops_per_s"] / bare["hops_per_s"]
     shared = args.valkey or args.processes > 1
     print(line("bare Flask endpoint", bare))
     print(line("Dalil USSD flows", dalil, f"({dalil['hops']} hops, {args.concurrency} concurrent sessions, "
                                           f"{args.threads} server threads, {args.processes} process(es), "
-                                          f"sessions {'in Valkey' if shared else 'in memory'})"))
+                                          f"sessions {'in Valkey' if shared else 'in memory'}, {args.database})"))
     print(targets(ratio, dalil, floor=0.6))  # issue 12 raised the line's own floor
     if args.processes > 1:
         print(f"ratio per process   : {ratio / args.processes:.2f} ({args.processes} processes on one machine's cores)")
     print(json.dumps({"dalil": dalil, "bare": bare, "ratio": round(ratio, 3), "processes": args.processes,
-                      "sessions": "valkey" if shared else "memory"}))
+                      "sessions": "valkey" if shared else "memory", "database": args.database}))
 
 
 if __name__ == "__main__":

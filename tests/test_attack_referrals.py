@@ -29,6 +29,9 @@ from referrals.desk import client as desk_client, home as desk_home
 from test_referral_e2e import Handset, SmsPhone
 from test_referral_support import add_cso
 
+# the attacks read the SQLite file, its WAL, free pages and copies made with its backup API
+pytestmark = pytest.mark.sqlite_only
+
 CASEWORKER = "+21698000111"
 CALLERS = ["+21620111001", "+21620111002", "+21620111003", "+21620111004"]
 

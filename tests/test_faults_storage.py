@@ -28,6 +28,8 @@ from test_fuzz_support import (ServerProcess, assert_clean_log, assert_consisten
                                write_config)
 from test_referral_support import add_cso, refer
 
+pytestmark = pytest.mark.sqlite_only  # SQLite's own faults: a read-only file, a full disk, a locked database
+
 AT = "/hooks/africastalking/at-token-3f9a"
 TWILIO_TOKEN = "twilio-token-storage"
 PUBLIC = "https://dalil.example.tn"

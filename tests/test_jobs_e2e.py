@@ -169,6 +169,7 @@ def last_id(db) -> int:
     return db.execute("SELECT coalesce(max(id), 0) FROM outbox").fetchone()[0]
 
 
+@pytest.mark.sqlite_only  # scans the SQLite file and its WAL
 def test_profiles_an_offer_its_alerts_yes_and_no_and_nothing_in_plaintext(live, at_fake):
     ctx = live.app.extensions["dalil"]
     db = ctx.db()

@@ -53,6 +53,7 @@ def test_appends_sign_nothing_a_checkpoint_covers_them_and_verify_recomputes(app
     assert set(event) == {"v", "event", "ref", "day"} and len(event["day"]) == 10
 
 
+@pytest.mark.sqlite_only  # flips a byte in the SQLite file
 def test_flipped_byte_is_named_by_ledger_verify(app, config, tmp_path):
     fill(app, 20)
     cfg = write_config(tmp_path, config)

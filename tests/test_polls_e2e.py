@@ -129,6 +129,7 @@ def answer_over_sms(live, db, phone, lang, governorate, answers, wants_result, b
     return sms.choose(text, t(lang, "poll.result.yes" if wants_result else "poll.result.no"))
 
 
+@pytest.mark.sqlite_only  # scans the SQLite file and its WAL
 def test_a_poll_over_ussd_and_sms_in_three_languages_counts_everyone_once_and_keeps_no_one(live, at_fake, tmp_path):
     ctx = live.app.extensions["dalil"]
     db = ctx.db()

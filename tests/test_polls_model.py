@@ -63,6 +63,7 @@ def test_a_keyword_the_line_uses_or_another_open_poll_has_is_refused(app):
     assert problems == ["keyword: STOP is already a word of the SMS line (STOP, JOIN, MENU, ...)"]
 
 
+@pytest.mark.sqlite_only  # scans the SQLite file and its WAL
 def test_answers_after_the_last_day_are_refused_and_the_closing_job_destroys_the_key(app, monkeypatch):
     ctx = app.extensions["dalil"]
     db = ctx.db()

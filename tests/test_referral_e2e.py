@@ -102,6 +102,7 @@ def config(make_config, at_fake):
                        referrals={"person_sms_delay_seconds": [0, 0], "ask_optional_questions": True})
 
 
+@pytest.mark.sqlite_only  # scans the SQLite file and its WAL
 def test_referral_over_ussd_and_sms_leaves_nothing_that_identifies_the_person(live, at_fake, tmp_path):
     ctx = live.app.extensions["dalil"]
     db = ctx.db()

@@ -26,6 +26,7 @@ from flows import directory, shared_sessions
 from flows.sessions import SessionsUnavailable
 from gateway import create_app, initialize, outbox
 from gateway.config import ConfigError, load
+from gateway import store
 from gateway.store import close_thread_connections
 from harness import LiveServer, free_port
 from messages import i18n
@@ -135,7 +136,8 @@ def test_hops_alternating_between_two_servers_reach_the_same_screens(tmp_path, v
 
 def shared_app(make_config, template_database, valkey, **sections):
     cfg = make_config(sessions={"url": valkey.url, **SESSIONS}, **sections)
-    shutil.copyfile(template_database, cfg["gateway"]["database"])
+    if store.is_file(cfg["gateway"]["database"]):
+        shutil.copyfile(template_database, cfg["gateway"]["database"])
     app = create_app(cfg)
     directory.load_demo(app.extensions["dalil"].db())
     return app

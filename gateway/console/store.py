@@ -39,7 +39,7 @@ def update_user(db, user_id: int, changes: dict, end_sessions: bool) -> None:
 
 
 def count_active_admins(db) -> int:
-    return db.execute("SELECT count(*) FROM users WHERE role = 'admin' AND active").fetchone()[0]
+    return db.execute("SELECT count(*) FROM users WHERE role = 'admin' AND active = 1").fetchone()[0]
 
 
 def credentials(db, username: str) -> tuple[int, str, int] | None:
