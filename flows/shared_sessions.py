@@ -188,7 +188,7 @@ def _pack(session: Session) -> dict:
     return {"lang": session.lang, "contact": session.contact_key, "screen": session.screen, "page": session.page,
             "pages": session.pages, "shown": list(session.shown), "stack": list(session.stack),
             "vars": session.vars, "consumed": session.consumed,
-            "resume": _pack_place(resume) if resume else None}
+            "resume": _pack_place(resume) if resume else None, "at": time.time()}
 
 
 def _unpack(data: dict) -> Session:
@@ -223,7 +223,7 @@ class SharedSessionStore:
         name = self.shared.name(self.kind, key)
         found, sealed = self.shared.fetched(name)
         data = self.shared.unseal(name, sealed if found else self.shared.call("get", name))
-        return _unpack(data) if data is not None else None
+        return _unpack(data) if _fresh(data, self.ttl) else None
 
     def put(self, key: str, session: Session) -> None:
         name = self.shared.name(self.kind, key)
@@ -246,14 +246,21 @@ class SharedResumeStore:
         if place is None:
             self.shared.write("delete", name)
         else:
-            self.shared.write("set", name, self.shared.seal(name, _pack_place(place)), px=int(self.ttl * 1000))
+            value = {"place": _pack_place(place), "at": time.time()}
+            self.shared.write("set", name, self.shared.seal(name, value), px=max(1, int(self.ttl * 1000)))
 
     def take(self, contact_key: str) -> Place | None:
         if not self.ttl:
             return None
         name = self.shared.name("resume", contact_key)
         data = self.shared.unseal(name, self.shared.call("getdel", name))
-        return _unpack_place(data) if data is not None else None
+        return _unpack_place(data["place"]) if _fresh(data, self.ttl) else None
+
+
+def _fresh(data: dict | None, ttl: float) -> bool:
+    """Found, and not older than the store's lifetime now: Valkey's own expiry (PX) removes a value at the
+    lifetime it was written with; this reads it with the lifetime in force, as the memory stores do."""
+    return data is not None and time.time() - data.get("at", 0.0) <= ttl
 
 
 def connect(config: dict, source: str) -> Shared:

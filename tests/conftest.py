@@ -9,6 +9,7 @@ and checked once, in tests/test_console.py).
 """
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -73,10 +74,29 @@ def pg_database(pg_server):
     pg_server.sql(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
 
 
+SESSIONS_IN_VALKEY = os.environ.get("DALIL_TEST_SESSIONS") == "valkey"
+
+
+@pytest.fixture(scope="session")
+def suite_valkey(tmp_path_factory):
+    """With DALIL_TEST_SESSIONS=valkey: one redis-server per xdist worker that every app of the suite keeps its
+    sessions in ([sessions] url), emptied before each test."""
+    from valkey_server import KEY_ENV, ValkeyServer, new_key
+    with pytest.MonkeyPatch.context() as mp, ValkeyServer(tmp_path_factory.mktemp("suite-valkey")) as server:
+        mp.setenv(KEY_ENV, new_key())
+        yield server
+
+
 @pytest.fixture
 def make_config(tmp_path, request):
+    base = BASE_CONFIG
+    if SESSIONS_IN_VALKEY:  # the whole suite with shared sessions (docs/install.md, "Tests")
+        server = request.getfixturevalue("suite_valkey")
+        server.client().flushdb()
+        base = deep_merge(BASE_CONFIG, {"sessions": {"url": server.url, "key": "env:DALIL_SESSIONS_KEY"}})
+
     def make(**sections) -> dict:
-        cfg = deep_merge(BASE_CONFIG, sections)
+        cfg = deep_merge(base, sections)
         gw = cfg.setdefault("gateway", {})
         if BACKEND == "postgresql" and "database" not in gw:
             gw["database"] = request.getfixturevalue("pg_database")
