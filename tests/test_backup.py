@@ -20,6 +20,8 @@ from gateway.cli import main
 from harness import free_port
 from test_fuzz_support import ROOT
 
+pytestmark = pytest.mark.sqlite_only  # Litestream copies a SQLite file
+
 
 def write(tmp_path: Path, backup_section: str, gateway: str = "") -> Path:
     path = tmp_path / "dalil.toml"

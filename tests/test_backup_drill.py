@@ -35,7 +35,8 @@ from test_fuzz_support import ROOT, ServerProcess, free_port
 from test_referral_e2e import Handset
 from test_referral_support import add_cso
 
-pytestmark = pytest.mark.slow  # real servers killed, a disk deleted
+# real servers killed, a disk deleted; Litestream copies a SQLite file
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only]
 
 JOINERS = [f"+2162055{i:04d}" for i in range(12)]
 HELPED = ["+21620777001", "+21620777002", "+21620777003"]

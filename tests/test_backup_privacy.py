@@ -22,7 +22,7 @@ from gateway.config import load
 from replica_files import holding, office_config, sms, wait_until_shipped
 from test_fuzz_support import ServerProcess, free_port, write_config
 
-pytestmark = pytest.mark.slow  # real servers, a minute of Litestream's retention
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only]  # real servers, Litestream's retention; SQLite's pages
 
 NUMBER = "+21620999417"
 FORMS = [NUMBER, NUMBER[1:], NUMBER[4:]]

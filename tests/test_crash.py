@@ -23,7 +23,8 @@ from gateway import initialize, outbox
 from gateway.config import load
 from gateway.store import close_thread_connections
 
-pytestmark = pytest.mark.slow  # ten SIGKILLs of a real dispatcher process
+# ten SIGKILLs of a real dispatcher on a SQLite file (tests/test_multihost.py kills one on PostgreSQL)
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only]
 
 MESSAGES = 5000
 KILLS = 10
