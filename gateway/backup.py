@@ -112,6 +112,10 @@ def plan(cfg: dict, source: str, required: bool = True) -> Plan | None:
     database = cfg["gateway"]["database"]
     if database == ":memory:":
         raise ConfigError(f"{source}: [gateway] database: an in-memory database cannot be backed up")
+    if "://" in database:
+        raise ConfigError(f"{where('replica')}: Litestream copies a SQLite file, and [gateway] database is a "
+                          f"PostgreSQL URL: use PostgreSQL's own streaming replica and WAL archive "
+                          f"(docs/operations.md, \"Several hosts on PostgreSQL\")")
     _check_numbers(b, cfg["gateway"]["caller_window_days"], where)
     url, folder = _replica_url(b["replica"], Path(source).resolve().parent, where("replica"))
     s3 = url.startswith("s3://")

@@ -116,6 +116,14 @@ def test_a_bad_backup_section_names_the_key_and_the_file(tmp_path, section, key,
         assert "Traceback" not in result.output
 
 
+def test_a_postgresql_gateway_is_sent_to_postgresqls_own_replication(tmp_path):
+    path = tmp_path / "dalil.toml"
+    path.write_text('[gateway]\ndatabase = "postgresql://dalil@127.0.0.1:9/dalil"\n[backup]\nreplica = "/srv/b"\n')
+    result = dalil(path, "backup")
+    assert result.exit_code != 0
+    assert "[backup] replica" in result.output and "streaming replica" in result.output, result.output
+
+
 def test_a_window_shorter_than_the_defaults_needs_a_shorter_retention(tmp_path):
     path = write(tmp_path, 'replica = "/srv/b"', gateway="caller_window_days = 1.5")
     result = dalil(path, "backup")
