@@ -31,7 +31,9 @@ def readme_commands() -> list[str]:
 def test_the_readme_has_two_commands_and_ci_runs_exactly_the_second():
     first, test = readme_commands()
     assert first.endswith("dalil demo") and "python3 -m venv .venv" in first
-    assert test.endswith("python3 -m pytest -n auto")
+    # every test on SQLite, then again on PostgreSQL but for those reading the SQLite file itself
+    assert "lint-imports && python3 -m pytest -n auto && " in test
+    assert test.endswith("DALIL_TEST_DATABASE=postgresql python3 -m pytest -n auto -m 'not sqlite_only'")
     assert test in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
 
 

@@ -70,7 +70,8 @@ def listed_service_rows(db, categories: list[str], governorate: str | None) -> l
               AND EXISTS (SELECT 1 FROM service_taxonomy st
                           WHERE st.service_id = s.id AND st.term_code IN ({', '.join(':' + n for n in names)}))
         ) AS listed
-        WHERE local OR national = 1 OR NOT EXISTS (SELECT 1 FROM service_at_location sal WHERE sal.service_id = id)
+        WHERE local OR national = 1
+           OR NOT EXISTS (SELECT 1 FROM service_at_location sal WHERE sal.service_id = listed.id)
         ORDER BY local DESC, sort_name, id
     """  # noqa: S608 (placeholders :c0, :c1 ... only; values bound)
     return db.execute(sql, {"gov": governorate, **names}).fetchall()
