@@ -37,11 +37,11 @@ def fake():
         yield server
 
 
-def write_config(tmp_path, fake) -> str:
+def write_config(tmp_path, fake, database: str = "crash.db", extra: str = "") -> str:
     path = tmp_path / "dalil.toml"
     path.write_text(f"""
 [gateway]
-database = "crash.db"
+database = "{database}"
 keys_dir = "keys"
 log_level = "WARNING"
 
@@ -63,7 +63,7 @@ poll_seconds = 0.05
 lease_seconds = 6.0  # the floor: twice (timeout + 1 s)
 backoff_base_seconds = 0.05
 backoff_max_seconds = 0.2
-""")
+{extra}""")
     return str(path)
 
 

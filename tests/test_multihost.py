@@ -18,11 +18,12 @@ import requests
 
 from fakes import FakeTwilio
 from flows import directory
-from gateway import initialize, outbox, store
+from gateway import initialize, outbox
 from gateway.config import load
 from harness import free_port
 from messages import i18n
 from programs import wait_for
+from test_crash import write_config as crash_config
 from test_fuzz_support import ServerProcess
 from test_fuzz_support import write_config as write_config_text
 from test_shared_sessions import LANGUAGE_CHOICE, WALK, shared_config_text, walk
@@ -39,39 +40,13 @@ def fake():
 
 
 @pytest.fixture
-def database(pg_server):
-    url = pg_server.new_database(template="dalil_template")
-    yield url
-    store.close_pools()
-    pg_server.sql(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+def database(pg_database):
+    return pg_database
 
 
 def write_config(tmp_path, database: str, fake, **dispatcher) -> str:
-    settings = {"batch": 20, "workers": 2, "poll_seconds": 0.05, "lease_seconds": 6.0,
-                "backoff_base_seconds": 0.05, "backoff_max_seconds": 0.2, **dispatcher}
-    lines = "\n".join(f"{k} = {v!r}" for k, v in settings.items())
-    path = tmp_path / "dalil.toml"
-    path.write_text(f"""
-[gateway]
-database = "{database}"
-keys_dir = "keys"
-log_level = "WARNING"
-
-[channels.twilio]
-enabled = true
-account_sid = "{fake.account_sid}"
-auth_token = "{fake.auth_token}"
-from_number = "{fake.from_number}"
-base_url = "{fake.url}"
-timeout_seconds = 2.0
-
-[channels.africastalking]
-enabled = false
-
-[dispatcher]
-{lines}
-""")
-    return str(path)
+    """The crash test's config (one fake Twilio, quick retries, short leases) on this database."""
+    return crash_config(tmp_path, fake, database, "".join(f"{k} = {v!r}\n" for k, v in dispatcher.items()))
 
 
 def dalil(config: str, *args: str, log=None) -> subprocess.Popen:
@@ -144,7 +119,7 @@ def test_sigkill_of_one_dispatcher_mid_campaign_loses_nothing_and_the_other_fini
 
 
 def test_an_idle_dispatcher_is_woken_by_notify_not_by_its_poll(tmp_path, database, fake):
-    config = write_config(tmp_path, database, fake, poll_seconds=30.0, listen_seconds=30.0)
+    config = write_config(tmp_path, database, fake, listen_seconds=30.0)  # on PostgreSQL, the idle wait
     db = initialize(load(config)).db()
     log = open(tmp_path / "dispatch.log", "ab")
     proc = dalil(config, "dispatch", log=log)
