@@ -186,17 +186,6 @@ class Database:
                 cur.execute(translate(sql), _params(params))
             return Result(cur)
 
-    def execute_unsynced(self, sql: str, params=()) -> Result:
-        """One statement whose commit does not wait for the WAL to reach the disk (an OS crash may lose it, never
-        corrupt anything): SQLite's synchronous=NORMAL makes every commit so. One round trip, in a pipeline."""
-        if self.pinned() is not None:
-            return self.execute(sql, params)
-        with self.pool.connection() as conn:
-            with conn.pipeline(), conn.transaction():
-                conn.execute("SET LOCAL synchronous_commit TO OFF")
-                cur = conn.execute(translate(sql), _params(params))
-            return Result(cur)
-
     def query(self, sql: str, params=()) -> Iterator[dict[str, Any]]:
         result = self.execute(sql, params)
         names = [c.name for c in result.description or ()]

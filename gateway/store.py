@@ -274,11 +274,9 @@ def notify(db, channel: str) -> None:
 
 
 def single_write(db, sql: str, params=()):
-    """One statement that commits on its own, queued on the same lock as transactions (see transaction), for
-    what a caller's hop remembers: an OS crash may lose the last of these (SQLite's synchronous=NORMAL), so on
-    PostgreSQL its commit does not wait for the WAL flush either."""
+    """One statement that commits on its own, queued on the same lock as transactions (see transaction)."""
     if dialect(db) == pgstore.DIALECT:  # row locks, not one writer at a time
-        return db.execute_unsynced(sql, params)
+        return db.execute(sql, params)
     with _WRITE_LOCK:
         return db.execute(sql, params)
 
