@@ -72,7 +72,7 @@ class Dispatcher:
                 if handled < self.settings["batch"]:
                     if until_empty and not handled and outbox.is_empty(self.ctx.db()):
                         break
-                    self._idle()
+                    self._idle(handled)
             self._scrub_if_needed(self.ctx.db(), force=True)
         finally:
             store.close_thread_connections()
@@ -81,11 +81,11 @@ class Dispatcher:
     def stop(self) -> None:
         self.stop_event.set()
 
-    def _idle(self) -> None:
-        """Wait for work: on PostgreSQL until a NOTIFY says a message was queued (or listen_seconds pass); on
-        SQLite, which has no such signal, poll_seconds."""
+    def _idle(self, handled: int) -> None:
+        """Wait for work: after an empty cycle on PostgreSQL, until a NOTIFY says a message was queued (or
+        listen_seconds pass); otherwise, and on SQLite, which has no such signal, poll_seconds."""
         db = self.ctx.db()
-        if store.dialect(db) != "postgresql" or self.stop_event.is_set():
+        if handled or store.dialect(db) != "postgresql" or self.stop_event.is_set():
             self.stop_event.wait(self.settings["poll_seconds"])
             return
         try:
