@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +35,7 @@ import fakes  # noqa: E402
 from gateway import initialize, outbox  # noqa: E402
 from gateway.config import load  # noqa: E402
 from gateway.dispatcher import DispatcherPool  # noqa: E402
-from gateway.store import close_thread_connections, transaction  # noqa: E402
+from gateway.store import close_pools, close_thread_connections, transaction  # noqa: E402
 
 TO = "+21620123456"
 DEFAULT_WORKERS = load({})["dispatcher"]["workers"]
@@ -73,25 +74,74 @@ def dispatcher_run(url: str, n: int, workdir: str, rate: float | None = None,
 POSTGRESQL = None  # a tests/pgserver.PostgresServer when --database postgresql
 
 
-def run_pool(sections: dict, n: int, workdir: str, workers: int | None = None) -> tuple[float, int]:
-    """n messages queued on a fresh database, then the dispatcher pool (two on PostgreSQL) until the outbox is
-    empty: (msg/s, sent)."""
-    database = POSTGRESQL.new_database() if POSTGRESQL else f"{workdir}/bench-{time.monotonic_ns()}.db"
-    cfg = load({"gateway": {"database": database, "keys_dir": f"{workdir}/keys", "log_level": "WARNING"},
-                **sections})
-    ctx = initialize(cfg)
-    db = ctx.db()
+def queue(db, n: int) -> None:
     with transaction(db):
         for i in range(n):  # not "blast": blasts wait out quiet hours (messages.sendcheck); this runs at any hour
             outbox.enqueue(db, TO, f"dispatched {i}", kind="notice")
-    pools = [DispatcherPool(ctx, workers) for _ in range(2 if POSTGRESQL else 1)]
+
+
+def run_pool(sections: dict, n: int, workdir: str, workers: int | None = None) -> tuple[float, int]:
+    """n messages queued on a fresh database, then the dispatcher pool until the outbox is empty: (msg/s, sent).
+    On PostgreSQL, two `dalil dispatch` processes (as on two hosts), started and idle before the messages are
+    queued in one transaction, whose NOTIFY wakes them; timed until every message is sent."""
+    database = POSTGRESQL.new_database() if POSTGRESQL else f"{workdir}/bench-{time.monotonic_ns()}.db"
+    gateway = {"database": database, "keys_dir": f"{workdir}/keys", "log_level": "WARNING"}
+    ctx = initialize(load({"gateway": gateway, **sections}))
+    db = ctx.db()
+    if POSTGRESQL:
+        return two_processes({"gateway": gateway, **sections}, db, n, workdir, workers)
+    queue(db, n)
+    pool = DispatcherPool(ctx, workers)
     started = time.perf_counter()
-    for thread in [pool.start(until_empty=True) for pool in pools]:
-        thread.join()
+    pool.start(until_empty=True).join()
     elapsed = time.perf_counter() - started
     sent = outbox.counts_by_state(db).get("sent", 0)
     close_thread_connections()
     return n / elapsed, sent
+
+
+def two_processes(config: dict, db, n: int, workdir: str, workers: int | None) -> tuple[float, int]:
+    path = Path(workdir) / f"dispatch-{time.monotonic_ns()}.toml"
+    path.write_text(toml(config))
+    extra = ["--workers", str(workers)] if workers else []
+    procs = [subprocess.Popen([sys.executable, "-m", "gateway.cli", "--config", str(path), "dispatch", *extra],
+                              stderr=subprocess.DEVNULL) for _ in range(2)]
+    try:
+        time.sleep(3.0)  # started and idle, listening
+        queue(db, n)
+        started = time.perf_counter()
+        while outbox.counts_by_state(db).get("sent", 0) < n and time.perf_counter() - started < 120:
+            time.sleep(0.02)
+        elapsed = time.perf_counter() - started
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=15)
+    sent = outbox.counts_by_state(db).get("sent", 0)
+    close_pools()
+    return n / elapsed, sent
+
+
+def toml(config: dict) -> str:
+    """The few shapes a bench config has: a table per section (per channel under [channels]) of strings, numbers,
+    booleans, inline tables and lists of lists."""
+    def value(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + "}"
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return repr(v)
+
+    def table(name, body):
+        if name == "channels":  # one table per channel
+            return [line for k, v in body.items() for line in [*table(f"channels.{k}", v), ""]]
+        return [f"[{name}]", *(f"{k} = {value(v)}" for k, v in body.items())]
+
+    return "\n".join(line for name, body in config.items() for line in [*table(name, body), ""])
 
 
 # -- the Kannel path: Debian's bearerbox and smsbox on loopback, fakesmsc as the SMSC ----------------------------
