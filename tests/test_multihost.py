@@ -134,6 +134,21 @@ def test_an_idle_dispatcher_is_woken_by_notify_not_by_its_poll(tmp_path, databas
         proc.wait(timeout=15)
 
 
+def test_dalil_init_creates_the_schema_on_an_empty_postgresql_database_once(tmp_path, pg_server, fake):
+    url = pg_server.new_database()
+    config = write_config(tmp_path, url, fake)
+    for _ in range(2):  # a second init, as on a second host, finds everything in place
+        out = subprocess.run([sys.executable, "-m", "gateway.cli", "--config", config, "init", "--demo"],
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert "database ready" in out.stdout
+    with psycopg.connect(url) as conn:
+        versions = dict(conn.execute("SELECT package, version FROM schema_versions").fetchall())
+        services = conn.execute("SELECT count(*) FROM services").fetchone()[0]
+    assert set(versions) == {"gateway", "flows", "messages", "referrals", "polls", "jobs"}
+    assert services > 0
+
+
 def test_a_wrong_database_url_stops_serve_with_the_url_without_its_password(tmp_path, fake):
     port = free_port()
     config = write_config(tmp_path, f"postgresql://dalil:s3cret-pw@127.0.0.1:{port}/dalil", fake)
