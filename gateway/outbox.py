@@ -342,6 +342,12 @@ def record_receipt(db, channel: str, provider_id: str, delivered: bool, error: s
     return cur.rowcount > 0
 
 
+def in_flight(db, channel: str) -> bool:
+    """A message claimed for this channel and not yet recorded as sent or failed."""
+    return db.execute("SELECT 1 FROM outbox WHERE state = 'sending' AND channel = ? LIMIT 1",
+                      [channel]).fetchone() is not None
+
+
 def counts_by_state(db) -> dict[str, int]:
     return {row[0]: row[1] for row in db.execute("SELECT state, count(*) FROM outbox GROUP BY state")}
 

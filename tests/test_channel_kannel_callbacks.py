@@ -35,3 +35,32 @@ def test_smsbox_answers_are_classified(status, text, transient):
     error = classify(status, text)
     assert isinstance(error, outbox.Transient if transient else outbox.Permanent)
     assert error.reason == f"kannel HTTP {status}: {text}"
+
+
+def test_a_delivery_report_that_overtakes_the_dispatchers_sent_is_kept(make_config):
+    """smsbox can call the dlr-url before the dispatcher has recorded the message as sent (the id is ours, and
+    is stored only once smsbox answered): the report must not be dropped as one for an unknown id."""
+    import threading
+    import time
+
+    from gateway import outbox, routing
+    app = create_app(make_config(channels={"kannel": {"enabled": True, "webhook_token": TOKEN,
+                                                      "sendsms_url": "http://127.0.0.1:9/cgi-bin/sendsms",
+                                                      "username": "u", "password": "p"}},
+                                 dispatcher={"routes": [["+216", "kannel"]]}))
+    try:
+        db = app.extensions["dalil"].db()
+        msg_id = outbox.enqueue(db, "+21620123456", "Bonjour", kind="notice")
+        [msg] = outbox.claim(db, "test", routing.build(app.extensions["dalil"].config, db).sql(), ["kannel"], 1, 60)
+        answers = []
+        report = threading.Thread(target=lambda: answers.append(app.test_client().get(
+            f"/hooks/kannel/{TOKEN}/dlr?status=1&reply=ok&id=kannel-id-1")))
+        report.start()
+        time.sleep(0.3)  # the report is in; the dispatcher records "sent" only now
+        outbox.mark_sent(db, msg.id, "kannel-id-1")
+        report.join(timeout=10)
+        assert answers and answers[0].status_code == 200
+        state = db.execute("SELECT state FROM outbox WHERE id = ?", [msg_id]).fetchone()[0]
+        assert state == "delivered"
+    finally:
+        close_thread_connections()

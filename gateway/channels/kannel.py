@@ -23,6 +23,7 @@ from __future__ import annotations
 import codecs
 import hmac
 import logging
+import time
 import uuid
 
 import requests
@@ -151,13 +152,22 @@ def delivery_report():
     return "", 200
 
 
+# A report can overtake the dispatcher's "sent" (the id is ours, recorded once smsbox has answered): while a
+# message is in flight on Kannel, an unknown id is looked for again a few times before it is dropped.
+OVERTAKEN_WAITS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
+
+
 def _record(provider_id: str, status: int, smsc_reply: str) -> None:
     db = dalil().db()
     reason = f"kannel: {DLR_NAMES.get(status, 'delivered')}" + (f" ({smsc_reply})" if smsc_reply else "")
-    with transaction(db):
-        found = outbox.record_receipt(db, NAME, provider_id, status == DLR_DELIVERED, reason)
-    if not found:
-        log.info("kannel delivery report (%d) for an id we do not know (ignored)", status)
+    for wait in (0.0, *OVERTAKEN_WAITS):
+        time.sleep(wait)
+        with transaction(db):
+            if outbox.record_receipt(db, NAME, provider_id, status == DLR_DELIVERED, reason):
+                return
+        if not outbox.in_flight(db, NAME):
+            break
+    log.info("kannel delivery report (%d) for an id we do not know (ignored)", status)
 
 
 CHANNEL = Channel(NAME, blueprint=bp, sender=Sender, needs=("sendsms_url", "username"))
