@@ -94,7 +94,8 @@ def _insert_blasts(ctx, db, campaign: Campaign, key_prefix: str, first: float, e
     pace = pace_sql(ctx, db, campaign, first)
     where, where_params = campaign.audience.where()
     not_before = f"{pace}(? + row_number() OVER (ORDER BY s.id) - 1)" if pace else "?"
-    select = store.blast_select(body=body_sql, encoding=enc_sql, segments=seg_sql, not_before=not_before, where=where)
+    select = store.blast_select(db, body=body_sql, encoding=enc_sql, segments=seg_sql, not_before=not_before,
+                                where=where)
     low, high = store.subscriber_id_range(db)
     batch = max(1, ctx.config["campaigns"]["queue_batch"])
     queued = 0

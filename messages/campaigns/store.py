@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from gateway.store import dialect
+
 _FIELDS = ("id", "name", "status", "texts", "fallback_language", "audience", "schedule", "send_at", "cron",
            "rate_per_minute", "expiry_hours", "next_run_at", "paused_from")
 
@@ -111,13 +113,22 @@ def pace_function(db, starts: list[float], offsets: list[float], interval: float
     return "pg_temp.dalil_pace"
 
 
-def blast_select(*, body: str, encoding: str, segments: str, not_before: str, where: str) -> str:
+def blast_select(db, *, body: str, encoding: str, segments: str, not_before: str, where: str) -> str:
     """The SELECT of one batch of a run, in gateway.blasts.QUEUED_COLUMNS' order. Its parameters: the key prefix,
     the body's, the priority, the encoding's, the segments', the first send time (or the count so far, when
     paced), expiry, now, now, the campaign, the batch's lowest and highest id (exclusive, inclusive), the
-    audience's."""
+    audience's.
+
+    A batch is a range of ids, to be walked by the primary key. Without statistics both engines took the
+    audience index (status = 'active') too, and read every active subscriber for every batch: a million took
+    10.7 s to queue on SQLite instead of 3 (bench/blast.py). SQLite's NOT INDEXED keeps the rowid, which it may
+    still use; PostgreSQL reads the range in a subquery that OFFSET 0 keeps from being merged into the rest."""
+    if dialect(db) == "postgresql":
+        source, batch = "(SELECT * FROM subscribers WHERE id > ? AND id <= ? OFFSET 0) AS s", where
+    else:
+        source, batch = "subscribers s NOT INDEXED", f"s.id > ? AND s.id <= ? AND {where}"
     return (f"SELECT ? || s.id, s.phone, {body}, 'blast', ?, {encoding}, {segments}, {not_before}, ?, ?, ?, 0, ?, "  # noqa: S608 (fixed names, bound values)
-            f"s.id FROM subscribers s WHERE s.id > ? AND s.id <= ? AND {where} ORDER BY s.id")
+            f"s.id FROM {source} WHERE {batch} ORDER BY s.id")
 
 
 def blast_standing(db, msg_id: int) -> tuple[str, str | None, str | None] | None:
