@@ -42,7 +42,7 @@ class Hooks:
     conversation: Callable[..., list[str]] = _unset  # (ctx, db, phone, text) -> replies: the SMS menus
     ussd_hop: Callable[..., "Reply"] = _unset  # flows.ussd.hop: one USSD request, one screen
     ussd_end: Callable[..., None] = _unset  # flows.ussd.end: the aggregator says the session is over
-    send_checks: tuple[SendCheck, ...] = ()  # a subscriber opted out, a campaign paused, quiet hours began
+    send_checks: tuple[SendCheck, ...] = ()  # blasts only: a subscriber opted out, a campaign paused, quiet hours
     opt_out: Callable[..., bool] = _unset  # (db, e164, channel=, via=): a provider says this number refuses us
 
 

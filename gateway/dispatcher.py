@@ -141,7 +141,7 @@ class Dispatcher:
             if self.stop_event.is_set() or not self._can_finish(msg, lease_until) \
                     or not self._wait_for_rate(msg, lease_until):
                 return self._give_back(db, batch[i:])
-            if held_back(self.ctx, db, msg.id):
+            if held_back(self.ctx, db, msg):
                 continue
             if self._send_one(db, msg):  # the circuit opened: the rest go back to be routed elsewhere
                 return self._give_back(db, batch[i + 1:])

@@ -7,14 +7,18 @@ import logging
 log = logging.getLogger(__name__)
 
 
-def held_back(ctx, db, msg_id: int) -> str | None:
+def held_back(ctx, db, msg) -> str | None:
     """Why a claimed message must not go now, or None. A check that fails holds the message too (its lease runs
-    out and a later pass tries again): texting someone who said STOP is worse than a late message."""
+    out and a later pass tries again): texting someone who said STOP is worse than a late message. Only blasts are
+    looked at (an opt-out, a paused campaign, quiet hours): a reply, a notice or a referral message goes as it is,
+    without a lookup."""
+    if msg.kind != "blast":
+        return None
     for check in ctx.hooks.send_checks:
         try:
-            reason = check(ctx, db, msg_id)
+            reason = check(ctx, db, msg.id)
         except Exception:
-            log.exception("send check %s failed on message %s; holding it", check.__module__, msg_id)
+            log.exception("send check %s failed on message %s; holding it", check.__module__, msg.id)
             return "send check failed"
         if reason:
             return reason

@@ -53,6 +53,7 @@ class Outgoing:
     attempts: int
     sensitive: bool
     provider_id: str | None = None  # set at claim time only by a pull channel (the SMSSync uuid)
+    kind: str = "reply"  # "blast" is the only kind the features' send checks may hold back
 
 
 class SendError(Exception):
@@ -203,11 +204,11 @@ def claim(db, owner: str, route: tuple[str, list], channels: Iterable[str], limi
         f"AND (expires_at IS NULL OR expires_at > ?) AND (sealed_by IS NULL OR sealed_by = ?) "
         f"AND ({expr}) IN ({marks}) ORDER BY priority, not_before, id LIMIT ?{_skip_locked(db)}) "
         f"RETURNING id, to_number, body, channel, segments, idempotency_key, attempts, sensitive, priority, "
-        f"not_before, provider_id, sealed_by",
+        f"not_before, provider_id, sealed_by, kind",
         [owner, now + lease_seconds, *params, now, now, now, memkey.tag(), *params, *channels, limit],
     ).fetchall()
     rows.sort(key=lambda r: (r[8], r[9], r[0]))
-    return [Outgoing(r[0], *_opened(r[1], r[2], r[11]), r[3], r[4] or 1, r[5], r[6], bool(r[7]), r[10])
+    return [Outgoing(r[0], *_opened(r[1], r[2], r[11]), r[3], r[4] or 1, r[5], r[6], bool(r[7]), r[10], r[12])
             for r in rows]
 
 

@@ -120,7 +120,7 @@ def _hand_over_messages():
         batch = outbox.claim(db, LEASE_OWNER, router.sql(), [NAME], limit,
                              ctx.config["dispatcher"]["lease_seconds"], now,
                              provider_id_sql="coalesce(provider_id, lower(hex(randomblob(16))))")
-    batch = [m for m in batch if not held_back(ctx, db, m.id)]
+    batch = [m for m in batch if not held_back(ctx, db, m)]
     _take_rate_tokens(ctx, batch)
     if batch:
         log.info("smssync: handed %d message(s) to the device", len(batch))
