@@ -6,10 +6,11 @@ it is wiped. Nothing on disk can open it: not the database, its WAL, a backup, a
 blocks. The price: a message the process could not send before it stopped cannot be sent by the next one; it is
 dropped, counted, and shown by `dalil status` (gateway.outbox).
 
-``tag`` names the process that holds the key (its pid and a random part), so another process on the same file
-leaves those rows alone while their owner lives, and drops them once it is gone. `dalil serve` publishes its
-public key in the outbox (gateway.outbox.register_holder): a command-line process that queues a sensitive
-message (`dalil poll close`) seals it to the server, whose dispatcher sends it.
+``tag`` names the process that holds the key (its pid, its host, a random part), so another process on the same
+database leaves those rows alone while their owner lives, and drops them once it is gone. Only the owner's host
+can tell that: on several hosts (docs/operations.md) another host's rows are left to it, or to their expiry.
+`dalil serve` publishes its public key in the outbox (gateway.outbox.register_holder): a command-line process
+that queues a sensitive message (`dalil poll close`) seals it to the server, whose dispatcher sends it.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import socket
 
 from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
@@ -25,11 +27,14 @@ from nacl.public import PrivateKey, PublicKey, SealedBox
 PADDED = 1024  # bytes of plaintext every sealed text is padded to: a long SMS and a short one look the same
 
 
+HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]  # which host, not its name
+
+
 class _Key:
     def __init__(self):
         self.private = PrivateKey.generate()
         self.mac = secrets.token_bytes(32)
-        self.tag = f"{os.getpid()}-{secrets.token_hex(6)}"
+        self.tag = f"{os.getpid()}.{HOST}-{secrets.token_hex(6)}"
 
 
 _key = _Key()
@@ -74,9 +79,11 @@ def holder_alive(other: str | None) -> bool:
         return False
     if other == _key.tag:
         return True
+    pid, _, host = other.split("-", 1)[0].partition(".")
+    if host and host != HOST:  # a process of another gateway host: it is for that host to say
+        return True
     try:
-        pid = int(other.split("-", 1)[0])
-        os.kill(pid, 0)
+        os.kill(int(pid), 0)
     except (ValueError, ProcessLookupError):
         return False
     except PermissionError:

@@ -235,3 +235,20 @@ def test_a_command_line_process_seals_to_the_running_server(ctx, tmp_path):
     (row,) = [r for r in box.readable(db) if r["to_number"] == "+21620999002"]
     assert row["body"] == "Votre avis compte: 12 reponses" and row["state"] == "queued"
     assert box.drop_orphans(db) == 0  # its holder (this process) is alive
+
+
+def test_a_reply_sealed_on_another_gateway_host_is_not_dropped_here(ctx):
+    """Several hosts on one PostgreSQL: a server's start and its dispatcher drop the sealed replies of processes
+    that are gone, by pid. Another host's pids mean nothing here: its replies stay until that host sends them (or
+    they expire); a process of this host that is gone still has its replies dropped."""
+    from gateway import memkey
+    db = ctx.db()
+    msg = outbox.enqueue(db, TN, "your referral", sensitive=True)
+    dead = 2 ** 22 + 12345  # above any pid this machine hands out
+    other_host = memkey.tag().replace(memkey.tag().split("-", 1)[0], f"{dead}.0000beef", 1)
+    here_gone = memkey.tag().replace(memkey.tag().split("-", 1)[0].split(".")[0], str(dead), 1)
+    db.execute("UPDATE outbox SET sealed_by = ? WHERE id = ?", [other_host, msg])
+    assert outbox.drop_orphans(db) == 0
+    assert db.execute("SELECT state FROM outbox WHERE id = ?", [msg]).fetchone()[0] == "queued"
+    db.execute("UPDATE outbox SET sealed_by = ? WHERE id = ?", [here_gone, msg])
+    assert outbox.drop_orphans(db) == 1
