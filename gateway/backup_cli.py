@@ -13,14 +13,13 @@ import click
 
 from gateway import backup
 from gateway.config import ConfigError
+from gateway.terminal import refused
 
 
 def _plan(obj):
     cfg = obj.config()
-    try:
+    with refused(ConfigError):
         return cfg, backup.plan(cfg, obj.config_file())
-    except ConfigError as e:
-        raise click.ClickException(str(e)) from None
 
 
 def _unit(obj) -> str:
@@ -152,10 +151,8 @@ def register(main: click.Group) -> None:
                                        f"to bring the replica back")
         if run:
             click.echo(_describe(obj, cfg, p), err=True)
-            try:
+            with refused(ConfigError):
                 code = backup.run_foreground(p)
-            except ConfigError as e:
-                raise click.ClickException(str(e)) from None
             sys.exit(code)
         click.echo(_describe(obj, cfg, p))
         click.echo("\n# the config (`dalil backup --run` writes it to a private temporary file):\n")
@@ -170,9 +167,7 @@ def register(main: click.Group) -> None:
     @click.pass_obj
     def restore_command(obj, to, force):
         """Bring the replica back to [gateway] database and bring its schema up to date, ready for `dalil serve`."""
-        try:
+        with refused(ConfigError):
             target = restore(obj, to, force)
-        except ConfigError as e:
-            raise click.ClickException(str(e)) from None
         click.echo(f"restored {target} from {obj.config()['backup']['replica']}; start `dalil serve` (and the "
                    f"backup) again")

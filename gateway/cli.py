@@ -9,6 +9,7 @@ import click
 
 from gateway import config as config_module
 from gateway import pgstore
+from gateway.terminal import refused
 
 class Context:
     """What every subcommand shares: the config, and the database it names (never created by accident)."""
@@ -17,10 +18,8 @@ class Context:
         self.config_path = config_path
 
     def config(self) -> dict:
-        try:
+        with refused(config_module.ConfigError):
             return config_module.load(self.config_path)
-        except config_module.ConfigError as e:
-            raise click.ClickException(str(e)) from None
 
     def config_file(self) -> str:
         """The file a user edits to change a key: the one in use, or where one would be read from."""
@@ -58,10 +57,8 @@ class Context:
         from gateway import create_app
         cfg = self.config()
         self._database(cfg, create)
-        try:
+        with refused(config_module.ConfigError):
             return create_app(self.config_path or cfg)
-        except config_module.ConfigError as e:
-            raise click.ClickException(str(e)) from None
 
 
 def _default_config() -> str | None:

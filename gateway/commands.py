@@ -9,6 +9,8 @@ import sys
 
 import click
 
+from gateway.terminal import refused
+
 log = logging.getLogger(__name__)
 
 
@@ -112,10 +114,8 @@ def register(main: click.Group) -> None:
 def _backup_plan(cfg: dict, source: str):
     """A bad [backup] section stops the server before it starts, naming the key and the file."""
     from gateway import backup
-    try:
+    with refused(backup.ConfigError):
         return backup.plan(cfg, source, required=False)
-    except backup.ConfigError as e:
-        raise click.ClickException(str(e)) from None
 
 
 def _start_backup(plan):

@@ -1,5 +1,10 @@
-"""Tables in the `dalil` command: never a number cut to "…" because the output is 80 columns wide."""
+"""What the `dalil` command shows: tables that never cut a number to "…" because the output is 80 columns wide,
+progress bars, and refusals as one line."""
 from __future__ import annotations
+
+from contextlib import contextmanager
+
+import click
 
 
 def console():
@@ -22,3 +27,13 @@ def progress(target, description: str):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     return Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     console=target, transient=False)
+
+
+@contextmanager
+def refused(*errors: type[Exception]):
+    """A command's expected refusals (bad input, a state that does not allow it) as click's one line and exit 1,
+    never a traceback."""
+    try:
+        yield
+    except errors as e:
+        raise click.ClickException(str(e)) from None

@@ -5,6 +5,7 @@ import json
 
 import click
 
+from gateway.terminal import refused
 from messages.i18n import LANGUAGES
 
 
@@ -46,10 +47,8 @@ def add(obj, trade, level, kind, governorate, delegation, starts, ends, places, 
     raw = {"trade": trade, "level": level, "kind": kind, "governorate": governorate, "delegation": delegation,
            "starts": starts, "ends": ends, "places": places, "contact": contact,
            "contact_language": contact_language, "texts": given}
-    try:
+    with refused(offers.OfferError):
         offer_id = offers.add(ctx, ctx.db(), raw)
-    except offers.OfferError as e:
-        raise click.ClickException(str(e)) from None
     click.echo(f"offer {offer_id}: draft; dalil jobs preview {offer_id}, then dalil jobs send {offer_id}")
 
 
@@ -72,10 +71,8 @@ def show(obj, offer_id):
     """One offer: its texts, the alert in each language, and its counts (small ones hidden)."""
     from jobs import offers, report
     ctx = _ctx(obj)
-    try:
+    with refused(offers.OfferError):
         offer = offers.load(ctx.db(), offer_id)
-    except offers.OfferError as e:
-        raise click.ClickException(str(e)) from None
     click.echo(json.dumps({k: v for k, v in offer.items() if k != "texts"}, ensure_ascii=False))
     for lang in LANGUAGES:
         click.echo(f"--- alert ({lang})\n{offers.alert_text(ctx.db(), offer, lang)}")
@@ -91,10 +88,8 @@ def preview(obj, offer_id, as_json):
     """Who the alerts would reach per language, segments, cost, and when they would start (quiet hours)."""
     from jobs import matching, offers
     ctx = _ctx(obj)
-    try:
+    with refused(offers.OfferError):
         p = matching.preview(ctx, ctx.db(), offer_id)
-    except offers.OfferError as e:
-        raise click.ClickException(str(e)) from None
     if as_json:
         click.echo(json.dumps(p))
         return
@@ -113,10 +108,8 @@ def send(obj, offer_id):
     """Queue the alerts of a draft offer (once) and open it to answers."""
     from jobs import matching, offers
     ctx = _ctx(obj)
-    try:
+    with refused(offers.OfferError, matching.MatchError):
         n = matching.send_alerts(ctx, ctx.db(), offer_id)
-    except (offers.OfferError, matching.MatchError) as e:
-        raise click.ClickException(str(e)) from None
     click.echo(f"offer {offer_id}: open; {n} alert(s) queued")
 
 
@@ -127,10 +120,8 @@ def close(obj, offer_id):
     """Close an offer: a YES after this shares nothing."""
     from jobs import offers
     ctx = _ctx(obj)
-    try:
+    with refused(offers.OfferError):
         offers.close(ctx, ctx.db(), offer_id)
-    except offers.OfferError as e:
-        raise click.ClickException(str(e)) from None
     click.echo(f"offer {offer_id}: closed")
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from gateway import terminal
-from gateway.terminal import print_tables
+from gateway.terminal import print_tables, refused
 from messages.i18n import LANGUAGES
 from messages.subscribers_cli import subscribers
 
@@ -34,16 +34,10 @@ def _console():
     return console()
 
 
-def _fail(e: Exception):
-    raise click.ClickException(str(e)) from None
-
-
 def _load(ctx, campaign_id: int):
     from messages import campaigns
-    try:
+    with refused(campaigns.CampaignError):
         return campaigns.load(ctx.db(), campaign_id)
-    except campaigns.CampaignError as e:
-        _fail(e)
 
 
 # -- reading options -----------------------------------------------------------------------------------------
@@ -194,13 +188,11 @@ def create_command(obj, name, texts, fallback, governorates, delegations, intere
         raise click.UsageError("give at least one --text LANG=TEXT")
     audience = _audience(audience_file, governorates, delegations, interests, languages, since, tz_name)
     schedule, send_at, cron = _schedule(at, every, tz_name)
-    try:
+    with refused(campaigns.CampaignError):
         cid = campaigns.create(ctx, ctx.db(), name=name, texts=given,
                                fallback_language=fallback or next(iter(given)), audience=audience,
                                schedule=schedule, send_at=send_at, cron=cron, rate_per_minute=rate,
                                expiry_hours=expires)
-    except campaigns.CampaignError as e:
-        _fail(e)
     _print_preview(ctx, cid, as_json, created=True)
 
 
@@ -238,7 +230,7 @@ def send_command(obj, campaign_id, test, numbers, yes):
     camp = _load(ctx, campaign_id)
     if numbers and not test:
         raise click.UsageError("--to is for --test sends")
-    try:
+    with refused(campaigns.CampaignError):
         if test:
             n = campaigns.test_send(ctx, ctx.db(), camp, list(numbers) or None)
             click.echo(f"{n} test message(s) queued to staff numbers")
@@ -249,8 +241,6 @@ def send_command(obj, campaign_id, test, numbers, yes):
             click.confirm(f"Send to {info['recipients']:,} subscriber(s), about "
                           f"{_money(info['estimated_cost'], info['currency'])}?", abort=True)
         result = _send_with_progress(ctx, camp)
-    except campaigns.CampaignError as e:
-        _fail(e)
     _say_sent(ctx, campaign_id, result)
 
 
@@ -283,10 +273,8 @@ def _step(name: str, verb: str, help_text: str):
     def command(obj, campaign_id):
         from messages import campaigns
         ctx = _ctx(obj)
-        try:
+        with refused(campaigns.CampaignError):
             n = getattr(campaigns, name)(ctx, ctx.db(), _load(ctx, campaign_id))
-        except campaigns.CampaignError as e:
-            _fail(e)
         click.echo(f"campaign {campaign_id} {verb}: {n:,} queued message(s) affected")
 
 _step("pause", "paused", "Stop sending and stop runs until resumed.")

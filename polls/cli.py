@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from gateway.terminal import refused
 from messages.i18n import LANGUAGES
 
 
@@ -50,10 +51,8 @@ def open_(obj, poll_id):
     from polls import lifecycle
     from polls.model import PollError
     ctx = _ctx(obj)
-    try:
+    with refused(PollError):
         lifecycle.open_poll(ctx, ctx.db(), poll_id)
-    except PollError as e:
-        raise click.ClickException(str(e)) from None
     click.echo(f"poll {poll_id}: open")
 
 
@@ -72,10 +71,8 @@ def close(obj, poll_id, due):
         return
     if poll_id is None:
         raise click.UsageError("give a POLL_ID or --due")
-    try:
+    with refused(PollError):
         queued = lifecycle.close(ctx, ctx.db(), poll_id)
-    except PollError as e:
-        raise click.ClickException(str(e)) from None
     click.echo(f"poll {poll_id}: closed; {queued} result SMS queued; its key and voters' hashes destroyed")
 
 
@@ -96,10 +93,8 @@ def _built(obj, poll_id):
     from polls import lifecycle, results
     from polls.model import PollError
     ctx = _ctx(obj)
-    try:
+    with refused(PollError):
         poll = lifecycle.load(ctx.db(), poll_id)
-    except PollError as e:
-        raise click.ClickException(str(e)) from None
     return ctx, poll, results.build(ctx.db(), poll, ctx.config["polls"]["small_cell"])
 
 
@@ -154,10 +149,8 @@ def invite(obj, poll_id, rate):
     from polls import lifecycle
     from polls.model import PollError
     ctx = _ctx(obj)
-    try:
+    with refused(PollError):
         campaign_id = lifecycle.invite(ctx, ctx.db(), poll_id, rate)
-    except PollError as e:
-        raise click.ClickException(str(e)) from None
     click.echo(f"campaign {campaign_id}: draft; check it with `dalil campaign preview {campaign_id}`, "
                f"then `dalil campaign send {campaign_id}`")
 

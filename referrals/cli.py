@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from gateway.terminal import refused
 from messages.i18n import LANGUAGES
 from referrals.desk_cli import DEFAULT_DESK_HOME, desk
 
@@ -72,11 +73,9 @@ def cso_add(obj, registration_file, capacity, caseworker_phone, language):
     from referrals.protocol import registry
     from referrals.keyring import coordinator_key, log_key
     ctx = _ctx(obj)
-    try:
+    with refused(csos.RegistryError, ValueError):
         token = csos.register(ctx.db(), coordinator_key(ctx), _read_registration(registration_file),
                               capacity=capacity, notify_phone=caseworker_phone or None, language=language)
-    except (csos.RegistryError, ValueError) as e:
-        raise click.ClickException(str(e)) from None
     cso_id = registry.read(_read_registration(registration_file))["cso"]
     click.echo(f"registered {cso_id}. Its desk token is shown only now:\n  {token}")
     click.echo("on the CSO's machine, run (the coordinator's key comes from the coordinator, not from here):")
@@ -90,10 +89,8 @@ def cso_add(obj, registration_file, capacity, caseworker_phone, language):
 def cso_token(obj, cso_id):
     """Issue a new desk token for a CSO (the old one stops working)."""
     from referrals import csos
-    try:
+    with refused(csos.RegistryError):
         click.echo(csos.new_token(_ctx(obj).db(), cso_id))
-    except csos.RegistryError as e:
-        raise click.ClickException(str(e)) from None
 
 
 @cso.command("list")
@@ -129,7 +126,7 @@ def cso_set(obj, cso_id, registration_file, capacity):
     from referrals.keyring import coordinator_key
     ctx = _ctx(obj)
     db = ctx.db()
-    try:
+    with refused(csos.RegistryError):
         if registration_file:
             record = csos.update(db, coordinator_key(ctx), _read_registration(registration_file))
             if record["cso"] != cso_id:
@@ -139,8 +136,6 @@ def cso_set(obj, cso_id, registration_file, capacity):
         if capacity is not None:
             csos.set_capacity(db, cso_id, capacity)
             click.echo(f"{cso_id}: capacity {capacity}")
-    except csos.RegistryError as e:
-        raise click.ClickException(str(e)) from None
 
 # --- the coordinator's key, on the coordinator's machine ------------------------------------------------
 @click.group()
@@ -157,10 +152,8 @@ def coordinator_keygen(key_path, name):
     from referrals.protocol import registry
     if Path(key_path).exists():
         raise click.ClickException(f"{key_path} exists: a coordinator key is never overwritten")
-    try:
+    with refused(ValueError):
         verifier = registry.keygen(key_path, name)
-    except ValueError as e:
-        raise click.ClickException(str(e)) from None
     click.echo(f"secret key written to {key_path}: keep it on this machine, offline, and back it up")
     click.echo("public line, for [referrals] coordinator_key on the gateway and `dalil desk connect "
                "--coordinator-key`:")
@@ -187,7 +180,7 @@ def coordinator_sign(cso_id, key_path, previous, name, contact, needs, areas, pu
     `dalil cso add` / `dalil cso set`."""
     from referrals import csos
     from referrals.protocol import cso_keys, note, registry
-    try:
+    with refused(registry.RegistrationError, csos.RegistryError):
         signer, key = registry.load_key(key_path)
         if previous:
             old = registry.verify(_read_registration(previous), note.verifier(signer, bytes(key.verify_key)))
@@ -205,8 +198,6 @@ def coordinator_sign(cso_id, key_path, previous, name, contact, needs, areas, pu
                 raise click.ClickException(f"a new CSO needs {', '.join(missing)} (or --from its current file)")
             record = csos.new_record(cso_id, name=name, contact=contact, needs=_split(needs),
                                      areas=_split(areas), public_bundle=public_key, active=not inactive)
-    except (registry.RegistrationError, csos.RegistryError) as e:
-        raise click.ClickException(str(e)) from None
     if Path(out).exists():
         raise click.ClickException(f"{out} exists: write each version to a new file")
     Path(out).write_text(registry.sign(signer, key, record), encoding="utf-8")

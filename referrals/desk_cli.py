@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from gateway.terminal import refused
 from messages.i18n import LANGUAGES
 
 DEFAULT_DESK_HOME = "dalil-desk"
@@ -35,10 +36,8 @@ def desk_connect(home, gateway_url, cso_id, token, gateway_key, coordinator_key,
     """Write the desk's settings (desk.toml) next to its key, pinning the gateway's and the coordinator's keys."""
     from referrals.protocol import note
     from referrals.desk import home as desk_home
-    try:
+    with refused(desk_home.DeskError):
         path = desk_home.connect(home, gateway_url, cso_id, token, gateway_key, coordinator_key, language)
-    except desk_home.DeskError as e:
-        raise click.ClickException(str(e)) from None
     fingerprint = note.parse_vkey(coordinator_key).fingerprint()
     click.echo(f"wrote {path}")
     click.echo(f"coordinator key fingerprint: {fingerprint}")
@@ -49,10 +48,8 @@ def desk_connect(home, gateway_url, cso_id, token, gateway_key, coordinator_key,
 
 def _load(home):
     from referrals.desk import home as desk_home
-    try:
+    with refused(desk_home.DeskError):
         return desk_home.load(home)
-    except desk_home.DeskError as e:
-        raise click.ClickException(str(e)) from None
 
 
 @desk.command("sync")
